@@ -1,0 +1,158 @@
+import { Command, Option } from 'commander';
+import { ConfigError, describeConfig, loadConfig } from '../core/config.ts';
+import { roles } from '../core/tenant-context.ts';
+import { openDatabase } from '../db/database.ts';
+import { migrate } from '../db/migrate.ts';
+import { buildApp } from '../http/build-app.ts';
+import { serve } from '../http/server.ts';
+import { adminRequest, adminTarget } from './admin-client.ts';
+
+const env = process.env;
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+const urlOption = new Option(
+  '--url <url>',
+  'Bulkhead server (default BULKHEAD_URL or http://127.0.0.1:$PORT)',
+);
+
+const program = new Command('bulkhead')
+  .description('Multi-tenant AI platform')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('Start the server (embedded database unless DATABASE_URL is set)')
+  .action(() => serve(env));
+
+program
+  .command('migrate')
+  .description('Create or update the schema and the bulkhead_app / bulkhead_operator roles')
+  .action(async () => {
+    const config = loadConfig(env);
+    const url = config.migrationDatabaseUrl ?? config.databaseUrl;
+    const db = await openDatabase({ url, dataDir: config.dataDir });
+    try {
+      const report = await migrate(db.backend, {
+        ...(config.appDbPassword !== undefined && { appPassword: config.appDbPassword }),
+      });
+      process.stdout.write(
+        `${report.applied.length === 0 ? 'Schema is up to date.' : `Applied: ${report.applied.join(', ')}`}\n` +
+          (report.vector
+            ? ''
+            : 'Warning: the pgvector extension is not available; knowledge search will be unavailable.\n'),
+      );
+    } finally {
+      await db.close();
+    }
+  });
+
+const tenants = program.command('tenants').description('Manage tenants (through a running server)');
+tenants
+  .command('create')
+  .description('Create a tenant; prints its initial owner API key (shown once)')
+  .requiredOption('--name <name>', 'tenant name')
+  .addOption(urlOption)
+  .action(async (opts: { name: string; url?: string }) => {
+    print(
+      await adminRequest(adminTarget(env, opts.url), 'POST', '/v1/admin/tenants', {
+        name: opts.name,
+      }),
+    );
+  });
+tenants
+  .command('list')
+  .description('List tenants')
+  .option('--limit <n>', 'page size (1-100)', '100')
+  .option('--after <tenantId>', 'cursor: list tenants after this id')
+  .addOption(urlOption)
+  .action(async (opts: { limit: string; after?: string; url?: string }) => {
+    const query = new URLSearchParams({
+      limit: opts.limit,
+      ...(opts.after !== undefined && { after: opts.after }),
+    });
+    print(
+      await adminRequest(
+        adminTarget(env, opts.url),
+        'GET',
+        `/v1/admin/tenants?${query.toString()}`,
+      ),
+    );
+  });
+
+const keys = program
+  .command('keys')
+  .description("Manage a tenant's API keys (through a running server)");
+keys
+  .command('create')
+  .description('Create an API key for a tenant; prints the secret (shown once)')
+  .requiredOption('--tenant <tenantId>', 'tenant id')
+  .requiredOption('--name <name>', 'key name')
+  .addOption(new Option('--role <role>', 'role of the key').choices(roles).default('member'))
+  .option('--expires-at <iso>', 'expiry time (ISO 8601)')
+  .addOption(urlOption)
+  .action(
+    async (opts: {
+      tenant: string;
+      name: string;
+      role: string;
+      expiresAt?: string;
+      url?: string;
+    }) => {
+      print(
+        await adminRequest(
+          adminTarget(env, opts.url),
+          'POST',
+          `/v1/admin/tenants/${encodeURIComponent(opts.tenant)}/keys`,
+          {
+            name: opts.name,
+            role: opts.role,
+            ...(opts.expiresAt !== undefined && { expiresAt: opts.expiresAt }),
+          },
+        ),
+      );
+    },
+  );
+keys
+  .command('revoke')
+  .description('Revoke an API key (effective on its next request)')
+  .requiredOption('--tenant <tenantId>', 'tenant id')
+  .argument('<keyId>', 'key id')
+  .addOption(urlOption)
+  .action(async (keyId: string, opts: { tenant: string; url?: string }) => {
+    print(
+      await adminRequest(
+        adminTarget(env, opts.url),
+        'DELETE',
+        `/v1/admin/tenants/${encodeURIComponent(opts.tenant)}/keys/${encodeURIComponent(keyId)}`,
+      ),
+    );
+  });
+
+program
+  .command('openapi')
+  .description('Print the OpenAPI document generated from the route schemas')
+  .action(async () => {
+    const db = await openDatabase({ dataDir: null });
+    const config = loadConfig({ LOG_LEVEL: 'silent' });
+    const bulkhead = await buildApp({ config, db, masterKey: Buffer.alloc(32) });
+    print(bulkhead.app.swagger());
+    await bulkhead.close();
+    await db.close();
+  });
+
+program
+  .command('config')
+  .description('List the environment variables Bulkhead reads')
+  .action(() => {
+    for (const field of describeConfig()) {
+      process.stdout.write(
+        `${field.env}${field.secret ? ` (or ${field.env}_FILE)` : ''}\n    ${field.doc}\n`,
+      );
+    }
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(
+    `${err instanceof ConfigError ? err.message : `Error: ${(err as Error).message}`}\n`,
+  );
+  process.exit(err instanceof ConfigError ? 78 : 1);
+});

@@ -1,0 +1,205 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Configuration is read once at start-up from the environment, validated, and passed down from
+ * `buildApp`. An invalid value refuses to start with a message naming the variable; nothing falls
+ * back to a default silently. Secrets may also be given as `NAME_FILE` (a path whose contents are
+ * the value), for Docker and Kubernetes secrets.
+ */
+interface Field<T> {
+  env: string;
+  schema: z.ZodType<T>;
+  doc: string;
+  secret?: boolean;
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const url = z.url({ protocol: /^https?$/ });
+const optional = <T>(schema: z.ZodType<T>) => schema.optional();
+
+const fields = {
+  port: { env: 'PORT', schema: port.default(8080), doc: 'HTTP port.' },
+  host: {
+    env: 'HOST',
+    schema: z.string().min(1).default('127.0.0.1'),
+    doc: 'Interface to bind. Use 0.0.0.0 in a container.',
+  },
+  dataDir: {
+    env: 'BULKHEAD_DATA_DIR',
+    schema: z.string().min(1).default('./.bulkhead'),
+    doc: 'Embedded database directory, and where a generated master key and admin token are kept.',
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    schema: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
+    doc: 'PostgreSQL connection used at run time. Unset: the embedded database (PGlite) in the data directory.',
+    secret: true,
+  },
+  migrationDatabaseUrl: {
+    env: 'BULKHEAD_MIGRATION_DATABASE_URL',
+    schema: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
+    doc: 'Connection of the schema owner, used by `bulkhead migrate`. Defaults to DATABASE_URL.',
+    secret: true,
+  },
+  appDbPassword: {
+    env: 'BULKHEAD_APP_DB_PASSWORD',
+    schema: optional(z.string().min(16, 'must be at least 16 characters')),
+    doc: 'Password `bulkhead migrate` sets on the bulkhead_app login role.',
+    secret: true,
+  },
+  autoMigrate: {
+    env: 'BULKHEAD_AUTO_MIGRATE',
+    schema: optional(bool),
+    doc: 'Run migrations when the server starts (the connected role must own the schema). Default: true for the embedded database, false with DATABASE_URL (run `bulkhead migrate`).',
+  },
+  masterKey: {
+    env: 'BULKHEAD_MASTER_KEY',
+    schema: optional(
+      z
+        .string()
+        .refine(
+          (v) => Buffer.from(v, 'base64').length === 32,
+          'must be 32 bytes encoded as base64',
+        ),
+    ),
+    doc: 'Base64 of 32 random bytes that wraps every tenant data key. Required with DATABASE_URL; generated into the data directory otherwise.',
+    secret: true,
+  },
+  adminToken: {
+    env: 'BULKHEAD_ADMIN_TOKEN',
+    schema: optional(z.string().min(32, 'must be at least 32 characters')),
+    doc: 'Operator bearer token for /v1/admin. Generated and printed on first embedded start; with DATABASE_URL and unset, the admin API is disabled.',
+    secret: true,
+  },
+  bodyLimitBytes: {
+    env: 'BULKHEAD_BODY_LIMIT_BYTES',
+    schema: positiveInt.default(4 * 1024 * 1024),
+    doc: 'Largest request body accepted; larger bodies get 413.',
+  },
+  upstreamTimeoutMs: {
+    env: 'BULKHEAD_UPSTREAM_TIMEOUT_MS',
+    schema: positiveInt.default(120_000),
+    doc: 'Time an upstream provider may take to send response headers, and the most it may pause between body chunks.',
+  },
+  upstreamConnectTimeoutMs: {
+    env: 'BULKHEAD_UPSTREAM_CONNECT_TIMEOUT_MS',
+    schema: positiveInt.default(10_000),
+    doc: 'TCP/TLS connect timeout for upstream providers.',
+  },
+  allowPrivateUpstreams: {
+    env: 'BULKHEAD_ALLOW_PRIVATE_UPSTREAMS',
+    schema: bool.default(false),
+    doc: 'Allow tenant providers on loopback, private and link-local addresses (local vLLM or Ollama). Off by default: a tenant could otherwise reach internal services.',
+  },
+  jwtSecret: {
+    env: 'BULKHEAD_JWT_SECRET',
+    schema: optional(z.string().min(32, 'must be at least 32 characters')),
+    doc: 'HMAC secret for HS256/384/512 bearer JWTs.',
+    secret: true,
+  },
+  jwtJwksUrl: {
+    env: 'BULKHEAD_JWT_JWKS_URL',
+    schema: optional(url),
+    doc: 'JWKS URL of your identity provider, for RS/ES/PS/EdDSA bearer JWTs.',
+  },
+  jwtIssuer: {
+    env: 'BULKHEAD_JWT_ISSUER',
+    schema: optional(z.string().min(1)),
+    doc: 'Required `iss` of bearer JWTs (required when JWTs are enabled).',
+  },
+  jwtAudience: {
+    env: 'BULKHEAD_JWT_AUDIENCE',
+    schema: optional(z.string().min(1)),
+    doc: 'Required `aud` of bearer JWTs (required when JWTs are enabled).',
+  },
+  jwtTenantClaim: {
+    env: 'BULKHEAD_JWT_TENANT_CLAIM',
+    schema: z.string().min(1).default('tenant_id'),
+    doc: 'Claim that carries the Bulkhead tenant id.',
+  },
+  jwtRoleClaim: {
+    env: 'BULKHEAD_JWT_ROLE_CLAIM',
+    schema: z.string().min(1).default('bulkhead_role'),
+    doc: 'Claim that carries the user role (owner, admin, member, viewer); absent means member.',
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    doc: 'Log level.',
+  },
+  shutdownTimeoutMs: {
+    env: 'BULKHEAD_SHUTDOWN_TIMEOUT_MS',
+    schema: positiveInt.default(30_000),
+    doc: 'How long a graceful shutdown waits for in-flight requests and streams.',
+  },
+  meteringMaxBatch: {
+    env: 'BULKHEAD_METERING_MAX_BATCH',
+    schema: positiveInt.default(500),
+    doc: 'Most usage records written in one database transaction.',
+  },
+} satisfies Record<string, Field<unknown>>;
+
+type Fields = typeof fields;
+export type Config = { [K in keyof Fields]: z.output<Fields[K]['schema']> };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+function readRaw(env: Env, name: string, secret: boolean): string | undefined {
+  const fileVar = `${name}_FILE`;
+  const path = secret ? env[fileVar] : undefined;
+  if (path !== undefined && env[name] !== undefined) {
+    throw new ConfigError(`${name} and ${fileVar} are both set; set one.`);
+  }
+  if (path !== undefined) {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(`${fileVar}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  }
+  const value = env[name];
+  return value === '' ? undefined : value;
+}
+
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(fields) as [string, Field<unknown>][]) {
+    const raw = readRaw(env, field.env, field.secret === true);
+    const parsed = field.schema.safeParse(raw);
+    if (parsed.success) out[key] = parsed.data;
+    else problems.push(`${field.env}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const config = out as Config;
+  const jwtEnabled = config.jwtSecret !== undefined || config.jwtJwksUrl !== undefined;
+  if (jwtEnabled && (config.jwtIssuer === undefined || config.jwtAudience === undefined)) {
+    throw new ConfigError(
+      'Invalid configuration:\n  BULKHEAD_JWT_ISSUER and BULKHEAD_JWT_AUDIENCE are required when BULKHEAD_JWT_SECRET or BULKHEAD_JWT_JWKS_URL is set.',
+    );
+  }
+  if (config.jwtSecret !== undefined && config.jwtJwksUrl !== undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  set BULKHEAD_JWT_SECRET or BULKHEAD_JWT_JWKS_URL, not both.',
+    );
+  }
+  return config;
+}
+
+/** One line per variable, for `bulkhead config` and the configuration docs. */
+export function describeConfig(): { env: string; doc: string; secret: boolean }[] {
+  return Object.values(fields).map((f: Field<unknown>) => ({
+    env: f.env,
+    doc: f.doc,
+    secret: f.secret === true,
+  }));
+}

@@ -1,0 +1,4 @@
+import { foundation } from './0001-foundation.ts';
+
+/** Applied in this order, each once, each in its own transaction. Never edit one that has shipped. */
+export const migrations: readonly { id: string; sql: string }[] = [foundation];

@@ -1,0 +1,108 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Column types as the database returns them; the migrations in ./migrations are the source of truth. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<
+  Date | null,
+  Date | string | null | undefined,
+  Date | string | null
+>;
+type BigintColumn = ColumnType<string, number | bigint | string, number | bigint | string>;
+
+export interface TenantsTable {
+  tenant_id: string;
+  name: string;
+  status: Generated<'active' | 'suspended'>;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface TenantDataKeysTable {
+  tenant_id: string;
+  key_version: number;
+  wrapped_key: Uint8Array;
+  created_at: Generated<Date>;
+}
+
+export interface UsersTable {
+  tenant_id: string;
+  user_id: string;
+  subject: string | null;
+  email: string | null;
+  display_name: string | null;
+  role: string;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  tenant_id: string;
+  key_id: string;
+  name: string;
+  key_hash: Uint8Array;
+  display_prefix: string;
+  role: string;
+  scopes: string[] | null;
+  user_id: string | null;
+  created_by: string;
+  expires_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+  created_at: Generated<Date>;
+}
+
+export interface ProvidersTable {
+  tenant_id: string;
+  provider_id: string;
+  name: string;
+  kind: 'openai' | 'anthropic';
+  base_url: string;
+  sealed_api_key: Uint8Array | null;
+  api_key_header: string;
+  default_query: ColumnType<Record<string, string>, string, string>;
+  region: string | null;
+  models: string[];
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface UsageRecordsTable {
+  tenant_id: string;
+  usage_id: string;
+  request_id: string;
+  principal_kind: string;
+  principal_id: string;
+  api_key_id: string | null;
+  provider: string;
+  model: string;
+  operation: 'chat' | 'embeddings';
+  stream: boolean;
+  input_tokens: number;
+  output_tokens: number;
+  tokens_counted_by: 'provider' | 'bulkhead';
+  latency_ms: number;
+  status: 'ok' | 'error' | 'cancelled';
+  http_status: number;
+  error_code: string | null;
+  cost_nano_usd: BigintColumn;
+  price_version: string;
+  created_at: Timestamp;
+}
+
+export interface OperatorActionsTable {
+  action_id: string;
+  at: Generated<Date>;
+  operator: string;
+  reason: string;
+  target_tenant_id: string | null;
+}
+
+export interface Tables {
+  tenants: TenantsTable;
+  tenant_data_keys: TenantDataKeysTable;
+  users: UsersTable;
+  api_keys: ApiKeysTable;
+  providers: ProvidersTable;
+  usage_records: UsageRecordsTable;
+  operator_actions: OperatorActionsTable;
+}

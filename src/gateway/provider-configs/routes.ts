@@ -1,0 +1,157 @@
+import { BkError, notFound } from '../../core/errors.ts';
+import { newId } from '../../core/ids.ts';
+import { withTenant } from '../../db/scope.ts';
+import type { App, AppDeps } from '../../http/app-types.ts';
+import { listPage, pageQuery } from '../../http/pagination.ts';
+import { assertPublicHost } from '../providers/upstream/address-guard.ts';
+import { API_KEY_PURPOSE } from '../router.ts';
+import { getProvider, listProviders } from './repository.ts';
+import { createProviderBody, providerIdParams, updateProviderBody } from './schema.ts';
+import { providerView } from './view.ts';
+
+function checkBaseUrl(deps: AppDeps, baseUrl: string): void {
+  if (deps.config.allowPrivateUpstreams) return;
+  try {
+    assertPublicHost(new URL(baseUrl).hostname);
+  } catch {
+    throw new BkError(
+      'BK_VALIDATION_FAILED',
+      'baseUrl points at a loopback or private address, which this server does not allow (BULKHEAD_ALLOW_PRIVATE_UPSTREAMS).',
+      { param: 'baseUrl' },
+    );
+  }
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+
+/** BYOK: a tenant's own providers and keys. Keys are sealed with the tenant's data key and never returned. */
+export function registerProviderRoutes(app: App, deps: AppDeps): void {
+  const tags = ['providers'];
+
+  app.post(
+    '/v1/providers',
+    {
+      schema: {
+        tags,
+        summary: 'Register a provider and its key for this tenant',
+        body: createProviderBody,
+      },
+    },
+    async (request, reply) => {
+      const ctx = await deps.auth.tenant(request, 'providers:write');
+      const body = request.body;
+      checkBaseUrl(deps, body.baseUrl);
+      const row = await withTenant(deps.db, ctx, async (tx) => {
+        const sealed =
+          body.apiKey === undefined
+            ? null
+            : await deps.keyring.sealForTenant(tx, ctx.tenantId, API_KEY_PURPOSE, body.apiKey);
+        return tx
+          .insertInto('providers')
+          .values({
+            tenant_id: ctx.tenantId,
+            provider_id: newId('provider'),
+            name: body.name,
+            kind: body.kind,
+            base_url: body.baseUrl,
+            sealed_api_key: sealed,
+            api_key_header: body.apiKeyHeader,
+            default_query: JSON.stringify(body.defaultQuery),
+            region: body.region ?? null,
+            models: body.models,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      }).catch((err: unknown) => {
+        if (isUniqueViolation(err)) {
+          throw new BkError('BK_CONFLICT', `A provider named '${body.name}' already exists.`, {
+            param: 'name',
+          });
+        }
+        throw err;
+      });
+      return reply.code(201).send(providerView(row));
+    },
+  );
+
+  app.get(
+    '/v1/providers',
+    { schema: { tags, summary: "List this tenant's providers", querystring: pageQuery } },
+    async (request) => {
+      const ctx = await deps.auth.tenant(request, 'providers:read');
+      const rows = await withTenant(deps.db, ctx, (tx) => listProviders(tx, request.query));
+      return listPage(rows, request.query.limit, providerView);
+    },
+  );
+
+  app.get(
+    '/v1/providers/:providerId',
+    { schema: { tags, summary: 'Get one provider', params: providerIdParams } },
+    async (request) => {
+      const ctx = await deps.auth.tenant(request, 'providers:read');
+      const row = await withTenant(deps.db, ctx, (tx) =>
+        getProvider(tx, request.params.providerId),
+      );
+      if (row === undefined) throw notFound('provider', request.params.providerId);
+      return providerView(row);
+    },
+  );
+
+  app.patch(
+    '/v1/providers/:providerId',
+    {
+      schema: {
+        tags,
+        summary: 'Change a provider (send apiKey to rotate it, null to remove it)',
+        params: providerIdParams,
+        body: updateProviderBody,
+      },
+    },
+    async (request) => {
+      const ctx = await deps.auth.tenant(request, 'providers:write');
+      const body = request.body;
+      if (body.baseUrl !== undefined) checkBaseUrl(deps, body.baseUrl);
+      const row = await withTenant(deps.db, ctx, async (tx) => {
+        const sealed =
+          body.apiKey === undefined || body.apiKey === null
+            ? body.apiKey
+            : await deps.keyring.sealForTenant(tx, ctx.tenantId, API_KEY_PURPOSE, body.apiKey);
+        return tx
+          .updateTable('providers')
+          .set({
+            ...(body.baseUrl !== undefined && { base_url: body.baseUrl }),
+            ...(sealed !== undefined && { sealed_api_key: sealed }),
+            ...(body.apiKeyHeader !== undefined && { api_key_header: body.apiKeyHeader }),
+            ...(body.defaultQuery !== undefined && {
+              default_query: JSON.stringify(body.defaultQuery),
+            }),
+            ...(body.region !== undefined && { region: body.region }),
+            ...(body.models !== undefined && { models: body.models }),
+            updated_at: deps.now(),
+          })
+          .where('provider_id', '=', request.params.providerId)
+          .returningAll()
+          .executeTakeFirst();
+      });
+      if (row === undefined) throw notFound('provider', request.params.providerId);
+      return providerView(row);
+    },
+  );
+
+  app.delete(
+    '/v1/providers/:providerId',
+    { schema: { tags, summary: 'Delete a provider and its sealed key', params: providerIdParams } },
+    async (request) => {
+      const ctx = await deps.auth.tenant(request, 'providers:write');
+      const deleted = await withTenant(deps.db, ctx, (tx) =>
+        tx
+          .deleteFrom('providers')
+          .where('provider_id', '=', request.params.providerId)
+          .returning('provider_id')
+          .executeTakeFirst(),
+      );
+      if (deleted === undefined) throw notFound('provider', request.params.providerId);
+      return { id: deleted.provider_id, object: 'provider' as const, deleted: true };
+    },
+  );
+}

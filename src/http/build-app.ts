@@ -1,0 +1,160 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Config } from '../core/config.ts';
+import { newId } from '../core/ids.ts';
+import type { Database } from '../db/scope.ts';
+import { registerChatRoutes } from '../gateway/chat/route.ts';
+import { registerEmbeddingRoutes } from '../gateway/embeddings/route.ts';
+import { registerModelRoutes } from '../gateway/models/route.ts';
+import { registerProviderRoutes } from '../gateway/provider-configs/routes.ts';
+import { UpstreamClient } from '../gateway/providers/upstream/http-client.ts';
+import { ModelRouter } from '../gateway/router.ts';
+import { registerApiKeyRoutes } from '../identity/api-keys/routes.ts';
+import { createAuthenticator } from '../identity/authenticate/index.ts';
+import { registerTenantAdminRoutes } from '../identity/tenants/routes.ts';
+import { registerUserRoutes } from '../identity/users/routes.ts';
+import { registerUsageRoutes } from '../metering/routes.ts';
+import { UsageRecorder } from '../metering/usage-recorder.ts';
+import { TenantKeyring } from '../secrets/tenant-keyring.ts';
+import type { App, AppDeps } from './app-types.ts';
+import { registerErrorHandling } from './errors.ts';
+import { registerHealthRoutes } from './health.ts';
+import { registerJsonParser } from './json-body.ts';
+
+export interface BuildOptions {
+  config: Config;
+  db: Database;
+  masterKey: Uint8Array;
+  now?: () => Date;
+  /** Overrides the logger built from the config (tests pass a stream to read the logs). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export interface Bulkhead {
+  app: App;
+  /** Stops accepting requests, lets in-flight requests and streams finish, writes pending usage. */
+  close(): Promise<void>;
+}
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Secrets never reach the logs, whatever a log line happens to include. */
+export const redactedPaths = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers["api-key"]',
+  '*.apiKey',
+  '*.api_key',
+  '*.key',
+  '*.authorization',
+  '*.password',
+  '*.secret',
+];
+
+/** Assembles the application; never listens (tests use `inject` or listen themselves). */
+export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
+  const { config, db } = options;
+  const now = options.now ?? (() => new Date());
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: { paths: redactedPaths, censor: '[redacted]' },
+    },
+    bodyLimit: config.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && requestIdPattern.test(given) ? given : newId('request');
+    },
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerJsonParser(app);
+  registerErrorHandling(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Bulkhead API',
+        version: '0.1.0',
+        description:
+          'Multi-tenant AI platform: OpenAI-compatible gateway plus tenant administration.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Tenant API key, tenant JWT, or (under /v1/admin) the operator token',
+          },
+        },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const keyring = new TenantKeyring(options.masterKey);
+  const upstream = new UpstreamClient({
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    timeoutMs: config.upstreamTimeoutMs,
+    allowPrivateAddresses: config.allowPrivateUpstreams,
+  });
+  const usage = new UsageRecorder(db, { maxBatch: config.meteringMaxBatch, log: app.log });
+  const jwtEnabled = config.jwtSecret !== undefined || config.jwtJwksUrl !== undefined;
+  const deps: AppDeps = {
+    config,
+    db,
+    keyring,
+    usage,
+    now,
+    router: new ModelRouter({ db, keyring, upstream }),
+    auth: createAuthenticator({
+      db,
+      now,
+      adminToken: config.adminToken,
+      jwt: jwtEnabled
+        ? {
+            ...(config.jwtSecret !== undefined && { secret: config.jwtSecret }),
+            ...(config.jwtJwksUrl !== undefined && { jwksUrl: config.jwtJwksUrl }),
+            issuer: config.jwtIssuer!,
+            audience: config.jwtAudience!,
+            tenantClaim: config.jwtTenantClaim,
+            roleClaim: config.jwtRoleClaim,
+          }
+        : null,
+    }),
+  };
+
+  registerHealthRoutes(app, db);
+  registerChatRoutes(app, deps);
+  registerEmbeddingRoutes(app, deps);
+  registerModelRoutes(app, deps);
+  registerProviderRoutes(app, deps);
+  registerApiKeyRoutes(app, deps);
+  registerUserRoutes(app, deps);
+  registerUsageRoutes(app, deps);
+  registerTenantAdminRoutes(app, deps);
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  await app.ready();
+  return {
+    app,
+    async close() {
+      await app.close();
+      await usage.flush();
+      await upstream.close();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type { Env } from '../core/config.ts';
+import { loadConfig } from '../core/config.ts';
+import { openDatabase } from '../db/database.ts';
+import { migrate } from '../db/migrate.ts';
+import { buildApp } from './build-app.ts';
+import { adminTokenFile, resolveSecrets } from './embedded-secrets.ts';
+
+async function hasVector(db: Awaited<ReturnType<typeof openDatabase>>): Promise<boolean> {
+  const session = await db.backend.acquire();
+  try {
+    const found = await session.query(`select 1 from pg_extension where extname = 'vector'`, []);
+    return found.rowCount > 0;
+  } finally {
+    session.release();
+  }
+}
+
+/** `bulkhead serve`: configuration, secrets, database, migrations, then listen until a signal. */
+export async function serve(env: Env): Promise<void> {
+  const config = loadConfig(env);
+  const secrets = resolveSecrets(config);
+  const embedded = config.databaseUrl === undefined;
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const vector =
+    (config.autoMigrate ?? embedded) ? (await migrate(db.backend)).vector : await hasVector(db);
+
+  const bulkhead = await buildApp({
+    config: { ...config, adminToken: secrets.adminToken },
+    db,
+    masterKey: secrets.masterKey,
+  });
+  const log = bulkhead.app.log;
+  if (!vector) {
+    log.warn(
+      'the pgvector extension is not installed in this database: knowledge search will be unavailable until it is',
+    );
+  }
+  if (secrets.adminToken === undefined) {
+    log.warn('BULKHEAD_ADMIN_TOKEN is not set: the admin API (/v1/admin) is disabled');
+  }
+  if (secrets.generatedAdminToken) {
+    process.stdout.write(
+      `\nBulkhead generated an operator token (kept in ${adminTokenFile(config.dataDir)}):\n\n  ${secrets.adminToken}\n\n` +
+        `Create a tenant:\n  curl -s -X POST http://localhost:${config.port}/v1/admin/tenants \\\n` +
+        `    -H "Authorization: Bearer $(cat ${adminTokenFile(config.dataDir)})" -H 'content-type: application/json' -d '{"name":"acme"}'\n\n`,
+    );
+  }
+
+  await bulkhead.app.listen({ port: config.port, host: config.host });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const timer = setTimeout(() => {
+      log.error('shutdown timed out; exiting with requests still open');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    await bulkhead.close();
+    await db.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}

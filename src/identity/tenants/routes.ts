@@ -1,0 +1,260 @@
+import type { Selectable } from 'kysely';
+import type { FastifyRequest } from 'fastify';
+import { notFound } from '../../core/errors.ts';
+import { isId, newId } from '../../core/ids.ts';
+import type { TenantsTable } from '../../db/schema.ts';
+import { withOperator } from '../../db/scope.ts';
+import type { App, AppDeps } from '../../http/app-types.ts';
+import { listPage, pageQuery } from '../../http/pagination.ts';
+import {
+  usageByTenant,
+  usageQuery,
+  usageReport,
+  usageWindow,
+} from '../../metering/usage-report.ts';
+import { issueApiKey } from '../api-keys/issue.ts';
+import { revokeKey } from '../api-keys/repository.ts';
+import { keyView } from '../api-keys/view.ts';
+import {
+  createTenantBody,
+  operatorKeyBody,
+  reasonHeader,
+  tenantIdParams,
+  tenantKeyParams,
+} from './schema.ts';
+
+function tenantView(row: Selectable<TenantsTable>) {
+  return {
+    id: row.tenant_id,
+    object: 'tenant' as const,
+    name: row.name,
+    status: row.status,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+function reason(request: FastifyRequest, fallback: string): string {
+  const given = request.headers[reasonHeader];
+  return typeof given === 'string' && given.trim() !== '' ? given.trim().slice(0, 500) : fallback;
+}
+
+function checkTenantId(tenantId: string): void {
+  if (!isId('tenant', tenantId)) throw notFound('tenant', tenantId);
+}
+
+/** The operator surface. Every handler runs through `withOperator`, which records who and why. */
+export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
+  const tags = ['admin'];
+
+  app.post(
+    '/v1/admin/tenants',
+    {
+      schema: {
+        tags,
+        summary: 'Create a tenant and its initial owner API key',
+        body: createTenantBody,
+      },
+    },
+    async (request, reply) => {
+      const operator = deps.auth.operator(request);
+      const tenantId = newId('tenant');
+      const result = await withOperator(
+        deps.db,
+        { operator, reason: reason(request, 'create tenant'), tenantId },
+        async (tx) => {
+          const tenant = await tx
+            .insertInto('tenants')
+            .values({ tenant_id: tenantId, name: request.body.name })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          await deps.keyring.createDataKey(tx, tenantId);
+          const key = await issueApiKey(tx, {
+            tenantId,
+            name: 'initial owner key',
+            role: 'owner',
+            scopes: null,
+            userId: null,
+            createdBy: `operator:${operator}`,
+            expiresAt: null,
+          });
+          return { tenant, key };
+        },
+      );
+      return reply
+        .code(201)
+        .send({ ...tenantView(result.tenant), apiKey: result.key.key, apiKeyId: result.key.id });
+    },
+  );
+
+  app.get(
+    '/v1/admin/tenants',
+    { schema: { tags, summary: 'List tenants', querystring: pageQuery } },
+    async (request) => {
+      const operator = deps.auth.operator(request);
+      const { limit, after } = request.query;
+      const rows = await withOperator(
+        deps.db,
+        { operator, reason: reason(request, 'list tenants') },
+        (tx) => {
+          let query = tx
+            .selectFrom('tenants')
+            .selectAll()
+            .orderBy('tenant_id')
+            .limit(limit + 1);
+          if (after !== undefined) query = query.where('tenant_id', '>', after);
+          return query.execute();
+        },
+      );
+      return listPage(rows, limit, tenantView);
+    },
+  );
+
+  app.get(
+    '/v1/admin/tenants/:tenantId',
+    { schema: { tags, summary: 'Get a tenant', params: tenantIdParams } },
+    async (request) => {
+      const operator = deps.auth.operator(request);
+      const { tenantId } = request.params;
+      checkTenantId(tenantId);
+      const row = await withOperator(
+        deps.db,
+        { operator, reason: reason(request, 'get tenant'), tenantId },
+        (tx) =>
+          tx.selectFrom('tenants').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst(),
+      );
+      if (row === undefined) throw notFound('tenant', tenantId);
+      return tenantView(row);
+    },
+  );
+
+  for (const [action, status] of [
+    ['suspend', 'suspended'],
+    ['resume', 'active'],
+  ] as const) {
+    app.post(
+      `/v1/admin/tenants/:tenantId/${action}`,
+      {
+        schema: {
+          tags,
+          summary:
+            action === 'suspend'
+              ? 'Suspend a tenant: its keys and tokens get 403 at once'
+              : 'Resume a suspended tenant',
+          params: tenantIdParams,
+        },
+      },
+      async (request) => {
+        const operator = deps.auth.operator(request);
+        const { tenantId } = request.params;
+        checkTenantId(tenantId);
+        const row = await withOperator(
+          deps.db,
+          { operator, reason: reason(request, `${action} tenant`), tenantId },
+          (tx) =>
+            tx
+              .updateTable('tenants')
+              .set({ status, updated_at: deps.now() })
+              .where('tenant_id', '=', tenantId)
+              .returningAll()
+              .executeTakeFirst(),
+        );
+        if (row === undefined) throw notFound('tenant', tenantId);
+        return tenantView(row);
+      },
+    );
+  }
+
+  app.post(
+    '/v1/admin/tenants/:tenantId/keys',
+    {
+      schema: {
+        tags,
+        summary: 'Create an API key for a tenant',
+        params: tenantIdParams,
+        body: operatorKeyBody,
+      },
+    },
+    async (request, reply) => {
+      const operator = deps.auth.operator(request);
+      const { tenantId } = request.params;
+      checkTenantId(tenantId);
+      const body = request.body;
+      const key = await withOperator(
+        deps.db,
+        { operator, reason: reason(request, 'create API key'), tenantId },
+        async (tx) => {
+          const tenant = await tx
+            .selectFrom('tenants')
+            .select('tenant_id')
+            .where('tenant_id', '=', tenantId)
+            .executeTakeFirst();
+          if (tenant === undefined) return null;
+          return issueApiKey(tx, {
+            tenantId,
+            name: body.name,
+            role: body.role,
+            scopes: body.scopes ?? null,
+            userId: null,
+            createdBy: `operator:${operator}`,
+            expiresAt: body.expiresAt === undefined ? null : new Date(body.expiresAt),
+          });
+        },
+      );
+      if (key === null) throw notFound('tenant', tenantId);
+      return reply.code(201).send(key);
+    },
+  );
+
+  app.delete(
+    '/v1/admin/tenants/:tenantId/keys/:keyId',
+    { schema: { tags, summary: "Revoke one of a tenant's API keys", params: tenantKeyParams } },
+    async (request) => {
+      const operator = deps.auth.operator(request);
+      const { tenantId, keyId } = request.params;
+      checkTenantId(tenantId);
+      const row = await withOperator(
+        deps.db,
+        { operator, reason: reason(request, 'revoke API key'), tenantId },
+        (tx) => revokeKey(tx, tenantId, keyId, deps.now()),
+      );
+      if (row === undefined) throw notFound('API key', keyId);
+      return keyView(row);
+    },
+  );
+
+  app.get(
+    '/v1/admin/usage',
+    { schema: { tags, summary: "Every tenant's usage totals", querystring: usageQuery } },
+    async (request) => {
+      const operator = deps.auth.operator(request);
+      const window = usageWindow(request.query, deps.now());
+      return withOperator(deps.db, { operator, reason: reason(request, 'usage summary') }, (tx) =>
+        usageByTenant(tx, window),
+      );
+    },
+  );
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/usage',
+    {
+      schema: {
+        tags,
+        summary: "One tenant's usage report",
+        params: tenantIdParams,
+        querystring: usageQuery,
+      },
+    },
+    async (request) => {
+      const operator = deps.auth.operator(request);
+      const { tenantId } = request.params;
+      checkTenantId(tenantId);
+      const window = usageWindow(request.query, deps.now());
+      return withOperator(
+        deps.db,
+        { operator, reason: reason(request, 'tenant usage report'), tenantId },
+        (tx) => usageReport(tx, tenantId, window),
+      );
+    },
+  );
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import type { OperatorTx, TenantTx } from '../db/scope.ts';
+import { open, seal } from './envelope.ts';
+
+/**
+ * Envelope encryption: each tenant has a random data key, stored only wrapped by the master key.
+ * Tenant secrets (provider keys today; tool credentials and audit payloads later) are sealed with
+ * the tenant's data key. Destroying the wrapped key makes every copy of them unreadable.
+ */
+export class TenantKeyring {
+  readonly #masterKey: Buffer;
+
+  constructor(masterKey: Uint8Array) {
+    if (masterKey.length !== 32) throw new Error('the master key must be 32 bytes');
+    this.#masterKey = Buffer.from(masterKey);
+  }
+
+  async createDataKey(tx: OperatorTx, tenantId: string): Promise<void> {
+    const dataKey = randomBytes(32);
+    await tx
+      .insertInto('tenant_data_keys')
+      .values({
+        tenant_id: tenantId,
+        key_version: 1,
+        wrapped_key: seal(this.#masterKey, dataKey, `tenant-data-key:${tenantId}`),
+      })
+      .execute();
+  }
+
+  async #dataKey(tx: TenantTx, tenantId: string): Promise<Buffer> {
+    const row = await tx
+      .selectFrom('tenant_data_keys')
+      .select(['wrapped_key'])
+      .where('tenant_id', '=', tenantId)
+      .orderBy('key_version', 'desc')
+      .executeTakeFirst();
+    if (row === undefined) throw new Error(`tenant ${tenantId} has no data key`);
+    return open(this.#masterKey, row.wrapped_key, `tenant-data-key:${tenantId}`);
+  }
+
+  async sealForTenant(
+    tx: TenantTx,
+    tenantId: string,
+    purpose: string,
+    plaintext: string,
+  ): Promise<Buffer> {
+    const key = await this.#dataKey(tx, tenantId);
+    return seal(key, Buffer.from(plaintext, 'utf8'), `${tenantId}:${purpose}`);
+  }
+
+  async openForTenant(
+    tx: TenantTx,
+    tenantId: string,
+    purpose: string,
+    sealed: Uint8Array,
+  ): Promise<string> {
+    const key = await this.#dataKey(tx, tenantId);
+    return open(key, sealed, `${tenantId}:${purpose}`).toString('utf8');
+  }
+}
