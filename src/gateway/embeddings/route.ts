@@ -4,7 +4,19 @@ import { toBkError } from '../../http/errors.ts';
 import { clientAbortSignal } from '../client-abort.ts';
 import { InferenceMeter } from '../inference-meter.ts';
 import { publicModel } from '../public-model.ts';
-import { embeddingRequest } from './schema.ts';
+import { countTextTokens } from '../../metering/token-count.ts';
+import { type EmbeddingRequest, embeddingRequest } from './schema.ts';
+
+/** For upstreams that report no usage (some local servers): text is counted, token arrays are their length. */
+function countInputTokens(input: EmbeddingRequest['input']): number {
+  const items: (string | number | number[])[] = Array.isArray(input) ? input : [input];
+  if (items.every((i) => typeof i === 'number')) return items.length;
+  return items.reduce<number>(
+    (sum, i) =>
+      sum + (typeof i === 'string' ? countTextTokens(i) : Array.isArray(i) ? i.length : 1),
+    0,
+  );
+}
 
 /** OpenAI's base64 form: the float32 little-endian bytes of the vector. The SDK asks for it by default. */
 function toBase64(vector: number[]): string {
@@ -34,8 +46,13 @@ export function registerEmbeddingRoutes(app: App, deps: AppDeps): void {
           { ...body, model: route.upstreamModel },
           { signal: clientAbortSignal(reply) },
         );
-        const inputTokens = result.usage.prompt_tokens;
-        await meter.succeeded({ inputTokens, outputTokens: 0, countedBy: 'provider' });
+        const reported = result.usage.prompt_tokens;
+        const inputTokens = reported > 0 ? reported : countInputTokens(body.input);
+        await meter.succeeded({
+          inputTokens,
+          outputTokens: 0,
+          countedBy: reported > 0 ? 'provider' : 'bulkhead',
+        });
         reply.header('x-bulkhead-provider', route.providerName);
         const base64 = body.encoding_format === 'base64';
         return {

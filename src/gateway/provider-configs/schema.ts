@@ -8,7 +8,13 @@ const modelName = z
 
 const providerFields = {
   kind: z.enum(['openai', 'anthropic']),
-  baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000),
+  baseUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2000)
+    .refine((u) => {
+      const url = new URL(u);
+      return url.username === '' && url.password === '';
+    }, 'must not carry credentials: send the key as apiKey, where it is sealed'),
   apiKey: z.string().min(1).max(8192),
   apiKeyHeader: z.enum(['authorization', 'api-key', 'x-api-key']),
   defaultQuery: z.record(z.string().min(1).max(100), z.string().max(500)),

@@ -3,7 +3,11 @@ import type { ChatCompletionRequest } from '../../chat/schema.ts';
 import type { ChatCompletion, ChatCompletionChunk } from '../../openai-types.ts';
 import type { CallOptions, Provider } from '../provider.ts';
 import { upstreamStatusError, upstreamTransportError } from '../upstream/errors.ts';
-import type { UpstreamClient, UpstreamResponse } from '../upstream/http-client.ts';
+import {
+  discardBody,
+  type UpstreamClient,
+  type UpstreamResponse,
+} from '../upstream/http-client.ts';
 import { readServerSentEvents } from '../upstream/sse.ts';
 import { fromAnthropicMessage } from './from-anthropic.ts';
 import { toChatCompletionChunks } from './stream.ts';
@@ -96,7 +100,7 @@ export function createAnthropicProvider(config: AnthropicConfig, client: Upstrea
     } finally {
       // A consumer that stops early must not leave the upstream generating; after a complete read
       // this is a no-op.
-      response?.body.destroy();
+      if (response) discardBody(response.body);
     }
   }
 

@@ -154,6 +154,15 @@ describe('chatStream', () => {
     expect(chunks).toHaveLength(1);
   });
 
+  it('refuses a 2xx answer that holds no events (a server ignoring stream: true)', async () => {
+    upstream.respondWith((_req, res) =>
+      sendJson(res, 200, { object: 'chat.completion', choices: [{ index: 0, message: {} }] }),
+    );
+    const err = await failure(collect(openai.chatStream(request, call())));
+    expect(err.code).toBe('BK_UPSTREAM_ERROR');
+    expect(err.message).toContain('the stream has no events');
+  });
+
   it('maps a status error before the stream starts', async () => {
     upstream.respondWith((_req, res) =>
       res

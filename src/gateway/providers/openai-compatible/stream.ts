@@ -1,5 +1,6 @@
 import type { ChatCompletionChunk, Usage } from '../../openai-types.ts';
 import { upstreamTransportError } from '../upstream/errors.ts';
+import { discardBody } from '../upstream/http-client.ts';
 import { readServerSentEvents } from '../upstream/sse.ts';
 import {
   invalidResponse,
@@ -30,6 +31,7 @@ export async function* readChatCompletionStream(
   signal: AbortSignal,
 ): AsyncGenerator<ChatCompletionChunk> {
   let complete = false;
+  let sawDone = false;
   let heldUsage: Usage | null = null;
   let last: ChatCompletionChunk | null = null;
   try {
@@ -41,7 +43,10 @@ export async function* readChatCompletionStream(
     for await (const event of readServerSentEvents(chunks)) {
       const data = event.data.trim();
       if (data === '') continue;
-      if (data === '[DONE]') break;
+      if (data === '[DONE]') {
+        sawDone = true;
+        break;
+      }
       let chunk = parseChunk(data, event.event, context);
       if (isRecord(chunk.usage)) {
         if (chunk.choices.length > 0) {
@@ -56,11 +61,13 @@ export async function* readChatCompletionStream(
       yield chunk;
     }
     complete = true;
+    // A server that ignores `stream: true` answers with one JSON body, which holds no events.
+    if (!sawDone && last === null) throw invalidResponse(context, 'the stream has no events');
   } catch (err) {
     throw upstreamTransportError(context.provider, err, signal);
   } finally {
     if (complete) releaseConnection(body);
-    else cancel(body);
+    else discardBody(body);
   }
   if (heldUsage !== null && last !== null) {
     yield {
@@ -102,14 +109,6 @@ function parseChunk(
   if (!Array.isArray(choices))
     throw invalidResponse(context, 'a stream chunk has no choices array');
   return { ...parsed, choices: choices as unknown[] } as unknown as ChatCompletionChunk;
-}
-
-/**
- * Destroying an unfinished undici body makes it emit an abort error; with no listener left (the
- * iterator removed its own) that error would crash the process.
- */
-function cancel(body: UpstreamBody): void {
-  body.on('error', ignore).destroy();
 }
 
 function ignore(): void {

@@ -59,3 +59,15 @@ export class UpstreamClient {
     return this.#agent.close();
   }
 }
+
+/**
+ * Stops reading an upstream body and closes its connection. Destroying an unfinished undici body
+ * makes it emit an abort error; with no listener left that error would crash the process.
+ */
+export function discardBody(body: UpstreamResponse['body']): void {
+  body.on('error', ignoreDiscardedError).destroy();
+}
+
+function ignoreDiscardedError(): void {
+  // the body is being thrown away; its errors have no one to go to
+}

@@ -1,0 +1,237 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBulkhead, type RunningBulkhead, type TestTenant } from './support/bulkhead-server.ts';
+import { startFakeOpenAI } from './support/fake-openai-upstream.ts';
+
+/**
+ * Tenant B attacks everything tenant A owns, with B's own valid credentials: A's ids, A's names,
+ * A's models. Every attempt must look exactly like a request for something that does not exist,
+ * and afterwards A's objects and counters must be as they were. Later features add rows here.
+ */
+interface Owned {
+  tenant: TestTenant;
+  keyId: string;
+  userId: string;
+  providerId: string;
+}
+
+let server: RunningBulkhead;
+let upstream: Awaited<ReturnType<typeof startFakeOpenAI>>;
+let a: Owned;
+let b: Owned;
+
+async function populate(
+  tenant: TestTenant,
+  secret: string,
+  privateProvider: string,
+): Promise<Owned> {
+  const t = tenant.apiKey;
+  const user = await server.request('POST', '/v1/users', {
+    token: t,
+    body: { email: `owner@${tenant.name}.test`, role: 'admin' },
+  });
+  const key = await server.request('POST', '/v1/keys', {
+    token: t,
+    body: { name: 'worker', role: 'member' },
+  });
+  const provider = await server.request('POST', '/v1/providers', {
+    token: t,
+    body: {
+      name: 'shared',
+      kind: 'openai',
+      baseUrl: upstream.url,
+      apiKey: secret,
+      models: ['gpt-x'],
+    },
+  });
+  await server.request('POST', '/v1/providers', {
+    token: t,
+    body: {
+      name: privateProvider,
+      kind: 'openai',
+      baseUrl: upstream.url,
+      apiKey: secret,
+      models: ['only-mine'],
+    },
+  });
+  for (const r of [user, key, provider]) expect(r.status).toBe(201);
+  await server
+    .openai(t)
+    .chat.completions.create({
+      model: 'shared/gpt-x',
+      messages: [{ role: 'user', content: `hello from ${tenant.name}` }],
+    });
+  return { tenant, keyId: key.body.id, userId: user.body.id, providerId: provider.body.id };
+}
+
+beforeAll(async () => {
+  upstream = await startFakeOpenAI();
+  server = await startBulkhead();
+  a = await populate(await server.createTenant('alpha'), 'sk-alpha-secret', 'alpha-private');
+  b = await populate(await server.createTenant('bravo'), 'sk-bravo-secret', 'bravo-private');
+});
+afterAll(async () => {
+  await server.close();
+  await upstream.close();
+});
+
+type Attack = [
+  name: string,
+  method: string,
+  path: (o: Owned) => string,
+  body?: (o: Owned) => unknown,
+];
+
+const byIdAttacks: Attack[] = [
+  ['read an API key', 'GET', (o) => `/v1/keys/${o.keyId}`],
+  ['revoke an API key', 'DELETE', (o) => `/v1/keys/${o.keyId}`],
+  ['read a provider', 'GET', (o) => `/v1/providers/${o.providerId}`],
+  [
+    'change a provider',
+    'PATCH',
+    (o) => `/v1/providers/${o.providerId}`,
+    () => ({ baseUrl: 'http://127.0.0.1:1/v1' }),
+  ],
+  ['delete a provider', 'DELETE', (o) => `/v1/providers/${o.providerId}`],
+  ['read a user', 'GET', (o) => `/v1/users/${o.userId}`],
+  ['change a user', 'PATCH', (o) => `/v1/users/${o.userId}`, () => ({ role: 'viewer' })],
+  ['delete a user', 'DELETE', (o) => `/v1/users/${o.userId}`],
+];
+
+/** The same id shape, but for nothing at all: what B sees must not differ. */
+function ghost(o: Owned): Owned {
+  const swap = (id: string) => id.slice(0, -6) + 'zzzzzz';
+  return { ...o, keyId: swap(o.keyId), userId: swap(o.userId), providerId: swap(o.providerId) };
+}
+
+describe("tenant B against tenant A's objects", () => {
+  it.each(byIdAttacks)(
+    'cannot %s of A: 404, exactly as for an id that does not exist',
+    async (_name, method, path, body) => {
+      const attack = await server.request(method, path(a), {
+        token: b.tenant.apiKey,
+        body: body?.(a),
+      });
+      const missing = await server.request(method, path(ghost(a)), {
+        token: b.tenant.apiKey,
+        body: body?.(a),
+      });
+      expect(attack.status).toBe(404);
+      expect(missing.status).toBe(404);
+      const normalise = (message: string) => message.replace(/'[a-z]+_[0-9a-z]{26}'/, "'<id>'");
+      expect(normalise(attack.body.error.message)).toBe(normalise(missing.body.error.message));
+      expect(attack.body.error.code).toBe(missing.body.error.code);
+    },
+  );
+
+  it("cannot bind a new key to A's user", async () => {
+    const response = await server.request('POST', '/v1/keys', {
+      token: b.tenant.apiKey,
+      body: { name: 'x', userId: a.userId },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error.message).toContain('No user');
+  });
+
+  it.each([
+    ['keys', '/v1/keys', (o: Owned) => [o.keyId, o.tenant.apiKeyId]],
+    ['providers', '/v1/providers', (o: Owned) => [o.providerId]],
+    ['users', '/v1/users', (o: Owned) => [o.userId]],
+  ])('lists none of A’s %s', async (_name, path, ids) => {
+    const listed = await server.request('GET', `${path}?limit=100`, { token: b.tenant.apiKey });
+    expect(listed.status).toBe(200);
+    const seen = listed.body.data.map((item: { id: string }) => item.id);
+    for (const id of ids(a)) expect(seen).not.toContain(id);
+    for (const id of ids(b)) expect(seen).toContain(id);
+  });
+
+  it("does not see A's models, nor call them", async () => {
+    const models = await server.openai(b.tenant.apiKey).models.list();
+    const ids = models.data.map((m) => m.id);
+    expect(ids).toContain('bravo-private/only-mine');
+    expect(ids).not.toContain('alpha-private/only-mine');
+    const call = await server.request('POST', '/v1/chat/completions', {
+      token: b.tenant.apiKey,
+      body: { model: 'alpha-private/only-mine', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    expect(call.status).toBe(404);
+    expect(call.body.error.code).toBe('BK_MODEL_NOT_FOUND');
+    const retrieve = await server.request('GET', '/v1/models/alpha-private/only-mine', {
+      token: b.tenant.apiKey,
+    });
+    expect(retrieve.status).toBe(404);
+  });
+
+  it("sends each tenant's requests with that tenant's own provider key, never the other's", async () => {
+    upstream.reset();
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => {
+        const owner = i % 2 === 0 ? a : b;
+        return server.openai(owner.tenant.apiKey).chat.completions.create({
+          model: 'shared/gpt-x',
+          messages: [{ role: 'user', content: `from ${owner.tenant.name}` }],
+        });
+      }),
+    );
+    expect(upstream.seen).toHaveLength(10);
+    for (const seen of upstream.seen) {
+      const from = (seen.body.messages as { content: string }[])[0]!.content;
+      expect(seen.headers.authorization).toBe(
+        from === 'from alpha' ? 'Bearer sk-alpha-secret' : 'Bearer sk-bravo-secret',
+      );
+    }
+  });
+
+  it("counts B's usage in B's report only", async () => {
+    const before = await server.request('GET', '/v1/usage', { token: a.tenant.apiKey });
+    await server
+      .openai(b.tenant.apiKey)
+      .embeddings.create({ model: 'local/hash-embed', input: ['one', 'two'] });
+    const after = await server.request('GET', '/v1/usage', { token: a.tenant.apiKey });
+    expect(after.body.totals).toEqual(before.body.totals);
+    expect(after.body.tenantId).toBe(a.tenant.id);
+    const bravo = await server.request('GET', '/v1/usage', { token: b.tenant.apiKey });
+    expect(bravo.body.byModel.map((m: { model: string }) => m.model)).toContain('hash-embed');
+    expect(bravo.body.tenantId).toBe(b.tenant.id);
+  });
+
+  it('cannot reach the operator API with a tenant key', async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/admin/tenants'],
+      ['GET', `/v1/admin/tenants/${a.tenant.id}`],
+      ['POST', `/v1/admin/tenants/${a.tenant.id}/suspend`],
+      ['GET', '/v1/admin/usage'],
+    ] as const) {
+      const response = await server.request(method, path, { token: b.tenant.apiKey });
+      expect({ path, status: response.status }).toEqual({ path, status: 401 });
+    }
+  });
+
+  it("cannot use A's key with B's tenant id, nor B's secret with A's tenant id", async () => {
+    const secretOf = (key: string) => key.slice(key.lastIndexOf('_', key.length - 44) + 1);
+    const forged = [
+      `bk_${b.tenant.id}_${secretOf(a.tenant.apiKey)}`,
+      `bk_${a.tenant.id}_${secretOf(b.tenant.apiKey)}`,
+    ];
+    for (const key of forged) {
+      const response = await server.request('GET', '/v1/models', { token: key });
+      expect(response.status).toBe(401);
+    }
+  });
+
+  it("leaves all of A's objects as they were", async () => {
+    const t = a.tenant.apiKey;
+    const key = await server.request('GET', `/v1/keys/${a.keyId}`, { token: t });
+    expect(key.body.revokedAt).toBeNull();
+    const provider = await server.request('GET', `/v1/providers/${a.providerId}`, { token: t });
+    expect(provider.body.baseUrl).toBe(upstream.url);
+    const user = await server.request('GET', `/v1/users/${a.userId}`, { token: t });
+    expect(user.body.role).toBe('admin');
+    const chat = await server
+      .openai(t)
+      .chat.completions.create({
+        model: 'shared/gpt-x',
+        messages: [{ role: 'user', content: 'still here' }],
+      });
+    expect(chat.choices[0]?.message.content).toBe('echo: still here');
+  });
+});
