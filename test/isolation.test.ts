@@ -54,12 +54,10 @@ async function populate(
     },
   });
   for (const r of [user, key, provider]) expect(r.status).toBe(201);
-  await server
-    .openai(t)
-    .chat.completions.create({
-      model: 'shared/gpt-x',
-      messages: [{ role: 'user', content: `hello from ${tenant.name}` }],
-    });
+  await server.openai(t).chat.completions.create({
+    model: 'shared/gpt-x',
+    messages: [{ role: 'user', content: `hello from ${tenant.name}` }],
+  });
   return { tenant, keyId: key.body.id, userId: user.body.id, providerId: provider.body.id };
 }
 
@@ -226,12 +224,10 @@ describe("tenant B against tenant A's objects", () => {
     expect(provider.body.baseUrl).toBe(upstream.url);
     const user = await server.request('GET', `/v1/users/${a.userId}`, { token: t });
     expect(user.body.role).toBe('admin');
-    const chat = await server
-      .openai(t)
-      .chat.completions.create({
-        model: 'shared/gpt-x',
-        messages: [{ role: 'user', content: 'still here' }],
-      });
+    const chat = await server.openai(t).chat.completions.create({
+      model: 'shared/gpt-x',
+      messages: [{ role: 'user', content: 'still here' }],
+    });
     expect(chat.choices[0]?.message.content).toBe('echo: still here');
   });
 });

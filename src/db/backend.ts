@@ -39,7 +39,8 @@ export async function openPglite(dataDir: string | null): Promise<SqlBackend> {
   const session: Omit<SqlSession, 'release'> = {
     async query<R>(text: string, params: readonly unknown[]) {
       const result = await db.query<R>(text, params as unknown[]);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      // PGlite reports affectedRows 0 for a SELECT; pg's rowCount counts the rows returned.
+      return { rows: result.rows, rowCount: result.rows.length || (result.affectedRows ?? 0) };
     },
     async script(text: string) {
       await db.exec(text);
