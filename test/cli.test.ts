@@ -137,7 +137,7 @@ describe('bulkhead serve and the CLI, as a user runs them', () => {
     const usage = await fetch(`${server.url}/v1/usage`, {
       headers: { authorization: `Bearer ${ownerKey}` },
     });
-    const report = await usage.json();
+    const report: any = await usage.json();
     expect(report.byModel).toEqual(
       expect.arrayContaining([expect.objectContaining({ model: 'm', requests: 1 })]),
     );
