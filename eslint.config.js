@@ -23,17 +23,24 @@ export default tseslint.config(
     // The tenant fence: only authentication mints a TenantContext, and only the db layer opens
     // scoped transactions. Everything else receives them.
     files: ['src/**/*.ts'],
-    ignores: ['src/identity/authenticate/**', 'src/identity/tenant-context.ts'],
+    ignores: ['src/identity/authenticate/**'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
             {
-              group: ['**/identity/tenant-context-mint*'],
+              group: ['**/authenticate/mint*', './mint*'],
               message: 'Only authentication mints a TenantContext.',
             },
           ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "TSAsExpression > TSTypeReference[typeName.name='TenantContext']",
+          message: 'A TenantContext comes from authentication; it is never cast into being.',
         },
       ],
     },

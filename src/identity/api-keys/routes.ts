@@ -1,9 +1,9 @@
 import { BkError, notFound } from '../../core/errors.ts';
-import { principalId } from '../../core/tenant-context.ts';
+import { principalId, type Role } from '../../core/tenant-context.ts';
 import { withTenant } from '../../db/scope.ts';
 import type { App, AppDeps } from '../../http/app-types.ts';
 import { listPage, pageQuery } from '../../http/pagination.ts';
-import { assertCanGrant } from '../permissions.ts';
+import { assertCanGrant, roleRank } from '../permissions.ts';
 import { issueApiKey } from './issue.ts';
 import { getKey, listKeys, revokeKey } from './repository.ts';
 import { createKeyBody, keyIdParams } from './schema.ts';
@@ -91,10 +91,19 @@ export function registerApiKeyRoutes(app: App, deps: AppDeps): void {
     },
     async (request) => {
       const ctx = await deps.auth.tenant(request, 'keys:write');
-      const row = await withTenant(deps.db, ctx, (tx) =>
-        revokeKey(tx, ctx.tenantId, request.params.keyId, deps.now()),
-      );
-      if (row === undefined) throw notFound('API key', request.params.keyId);
+      const { keyId } = request.params;
+      const row = await withTenant(deps.db, ctx, async (tx) => {
+        const key = await getKey(tx, keyId);
+        if (key === undefined) return undefined;
+        if (roleRank(key.role as Role) > roleRank(ctx.role)) {
+          throw new BkError(
+            'BK_FORBIDDEN',
+            `A ${ctx.role} cannot revoke a key with the ${key.role} role.`,
+          );
+        }
+        return revokeKey(tx, ctx.tenantId, keyId, deps.now());
+      });
+      if (row === undefined) throw notFound('API key', keyId);
       return keyView(row);
     },
   );

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { BkError, notFound } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Role, TenantContext } from '../../core/tenant-context.ts';
@@ -149,7 +149,7 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
         await manageableUser(tx, ctx, userId);
         await tx
           .updateTable('api_keys')
-          .set({ revoked_at: deps.now(), user_id: null })
+          .set({ revoked_at: sql`coalesce(revoked_at, ${deps.now()})`, user_id: null })
           .where('user_id', '=', userId)
           .execute();
         await tx.deleteFrom('users').where('user_id', '=', userId).execute();
