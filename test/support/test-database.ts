@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { SqlBackend } from '../../src/db/backend.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import type { Database } from '../../src/db/scope.ts';
@@ -11,6 +12,17 @@ export interface TestDatabase {
   /** A connection as the schema owner, for tests that inspect or tamper with rows directly. */
   ownerQuery<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
   close(): Promise<void>;
+}
+
+function queryOn(backend: SqlBackend): TestDatabase['ownerQuery'] {
+  return async (text, params = []) => {
+    const session = await backend.acquire();
+    try {
+      return (await session.query(text, params)).rows as never;
+    } finally {
+      session.release();
+    }
+  };
 }
 
 /**
@@ -26,14 +38,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     return {
       db,
       kind: 'pglite',
-      async ownerQuery(text, params = []) {
-        const session = await db.backend.acquire();
-        try {
-          return (await session.query(text, params)).rows as never;
-        } finally {
-          session.release();
-        }
-      },
+      ownerQuery: queryOn(db.backend),
       close: () => db.close(),
     };
   }
@@ -63,14 +68,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     db,
     kind: 'postgres',
-    async ownerQuery(text, params = []) {
-      const session = await owner.backend.acquire();
-      try {
-        return (await session.query(text, params)).rows as never;
-      } finally {
-        session.release();
-      }
-    },
+    ownerQuery: queryOn(owner.backend),
     async close() {
       await db.close();
       await owner.close();
