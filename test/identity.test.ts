@@ -347,18 +347,17 @@ describe('API keys, roles, tenants and the admin API', () => {
   });
 
   describe('admin API', () => {
-    it.each([
-      ['no token', undefined],
-      ['a wrong operator token', 'x'.repeat(64)],
-      ['the operator token with one character changed', 'PLACEHOLDER'],
-      ["a tenant's owner key", 'TENANT_KEY'],
-    ])('answers 401 to %s', async (_label, given) => {
-      const token =
-        given === 'TENANT_KEY'
-          ? tenant.apiKey
-          : given === 'PLACEHOLDER'
-            ? `${server.adminToken.slice(0, -1)}${server.adminToken.endsWith('0') ? '1' : '0'}`
-            : given;
+    it.each<[string, () => string | undefined]>([
+      ['no token', () => undefined],
+      ['a wrong operator token', () => 'x'.repeat(64)],
+      [
+        'the operator token with its last character changed',
+        () => `${server.adminToken.slice(0, -1)}${server.adminToken.endsWith('0') ? '1' : '0'}`,
+      ],
+      ['the operator token with a suffix', () => `${server.adminToken}0`],
+      ["a tenant's owner key", () => tenant.apiKey],
+    ])('answers 401 to %s', async (_label, credential) => {
+      const token = credential();
       const before = await server.request('GET', '/v1/admin/tenants?limit=100', {
         token: server.adminToken,
       });

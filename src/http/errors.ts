@@ -35,6 +35,12 @@ export function toBkError(err: unknown, request: FastifyRequest): BkError {
   if (err instanceof BkError) return err;
   if (hasZodFastifySchemaValidationErrors(err)) return validationError(err);
   const fastifyError = err as Partial<FastifyError>;
+  if (fastifyError.code === '22021' || fastifyError.code === '22P05') {
+    return new BkError(
+      'BK_VALIDATION_FAILED',
+      'The request contains a character that cannot be stored (U+0000).',
+    );
+  }
   const mapped = fastifyError.code === undefined ? undefined : fastifyCodes[fastifyError.code];
   if (mapped === 'BK_BODY_TOO_LARGE') {
     return new BkError(

@@ -4,13 +4,23 @@ import type { App } from './app-types.ts';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** PostgreSQL text cannot hold U+0000, and a lone surrogate cannot be stored as sent. */
+function storable(key: string, value: unknown): unknown {
+  for (const s of typeof value === 'string' ? [key, value] : [key]) {
+    if (s.includes('\u0000') || !s.isWellFormed()) {
+      throw new Error(`'${key}' must not contain U+0000 or unpaired surrogates`);
+    }
+  }
+  return value;
+}
+
 /**
  * JSON bodies are decoded strictly: invalid UTF-8 is refused rather than silently turned into
  * U+FFFD (which would change what the tenant sent), and `__proto__` / `constructor.prototype` keys
  * are refused (prototype pollution).
  */
 export function registerJsonParser(app: App): void {
-  app.removeContentTypeParser(['application/json']);
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     /^application\/([\w.+-]+\+)?json(;.*)?$/i,
     { parseAs: 'buffer' },
@@ -32,7 +42,7 @@ export function registerJsonParser(app: App): void {
       try {
         done(
           null,
-          secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }),
+          secureJson.parse(text, storable, { protoAction: 'error', constructorAction: 'error' }),
         );
       } catch (err) {
         done(

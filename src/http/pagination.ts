@@ -3,7 +3,12 @@ import { z } from 'zod';
 /** Cursor pagination in OpenAI's list shape: `?limit=&after=<id>`, ids sort by creation time. */
 export const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  after: z.string().min(1).max(64).optional(),
+  after: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z0-9_]+$/, 'must be an id from a previous page')
+    .optional(),
 });
 export type PageQuery = z.infer<typeof pageQuery>;
 

@@ -51,8 +51,21 @@ export class UsageRecorder {
           await this.#write(batch.map((p) => p.record));
           for (const p of batch) p.settle();
         } catch (err) {
-          this.#log.error({ err, records: batch.length }, 'usage records could not be written');
-          for (const p of batch) p.settle(err);
+          if (batch.length === 1) {
+            this.#log.error({ err, records: 1 }, 'usage records could not be written');
+            batch[0]!.settle(err);
+            continue;
+          }
+          // One bad record must not fail the others that shared its transaction.
+          for (const p of batch) {
+            try {
+              await this.#write([p.record]);
+              p.settle();
+            } catch (one) {
+              this.#log.error({ err: one, records: 1 }, 'usage records could not be written');
+              p.settle(one);
+            }
+          }
         }
       }
     } finally {

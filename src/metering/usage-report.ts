@@ -72,22 +72,21 @@ export async function usageReport(
   tenantId: string,
   window: UsageWindow,
 ) {
-  const [all, byModel, byDay] = await Promise.all([
-    inWindow(tx, tenantId, window).select(totals).executeTakeFirst(),
-    inWindow(tx, tenantId, window)
-      .select(['model', ...totals])
-      .groupBy('model')
-      .orderBy('model')
-      .execute(),
-    inWindow(tx, tenantId, window)
-      .select([
-        sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD')`.as('day'),
-        ...totals,
-      ])
-      .groupBy(sql`1`)
-      .orderBy(sql`1`)
-      .execute(),
-  ]);
+  // One after another: a transaction is one connection, which runs one query at a time.
+  const all = await inWindow(tx, tenantId, window).select(totals).executeTakeFirst();
+  const byModel = await inWindow(tx, tenantId, window)
+    .select(['model', ...totals])
+    .groupBy('model')
+    .orderBy('model')
+    .execute();
+  const byDay = await inWindow(tx, tenantId, window)
+    .select([
+      sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD')`.as('day'),
+      ...totals,
+    ])
+    .groupBy(sql`1`)
+    .orderBy(sql`1`)
+    .execute();
   return {
     object: 'usage_report' as const,
     tenantId,

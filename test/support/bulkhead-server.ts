@@ -54,17 +54,23 @@ export async function startBulkhead(env: Record<string, string> = {}): Promise<R
       done();
     },
   });
-  const bulkhead = await buildApp({
-    config,
-    db: database.db,
-    masterKey: randomBytes(32),
-    logger: {
-      level: config.logLevel,
-      stream,
-      redact: { paths: redactedPaths, censor: '[redacted]' },
-    },
-  });
-  await bulkhead.app.listen({ port: 0, host: '127.0.0.1' });
+  let bulkhead: Bulkhead;
+  try {
+    bulkhead = await buildApp({
+      config,
+      db: database.db,
+      masterKey: randomBytes(32),
+      logger: {
+        level: config.logLevel,
+        stream,
+        redact: { paths: redactedPaths, censor: '[redacted]' },
+      },
+    });
+    await bulkhead.app.listen({ port: 0, host: '127.0.0.1' });
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
   const url = `http://127.0.0.1:${(bulkhead.app.server.address() as AddressInfo).port}`;
 
   const request: RunningBulkhead['request'] = async (method, path, options = {}) => {

@@ -12,6 +12,7 @@ const providerFields = {
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
     .max(2000)
     .refine((u) => {
+      if (!URL.canParse(u)) return true; // the url check above has reported it
       const url = new URL(u);
       return url.username === '' && url.password === '';
     }, 'must not carry credentials: send the key as apiKey, where it is sealed'),

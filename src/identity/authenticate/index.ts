@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
 import { BkError } from '../../core/errors.ts';
 import type { Scope, TenantContext } from '../../core/tenant-context.ts';
 import type { Database } from '../../db/scope.ts';
@@ -53,7 +54,8 @@ export function createAuthenticator(deps: {
         throw new BkError('BK_UNAUTHENTICATED', 'Invalid API key.');
       }
       requireScope(ctx, scope);
-      request.log = request.log.child({ tenantId: ctx.tenantId });
+      // The request's own logger, shared with reply.log, so the completion line carries the tenant too.
+      (request.log as FastifyBaseLogger & PinoLogger).setBindings({ tenantId: ctx.tenantId });
       return ctx;
     },
     operator(request) {

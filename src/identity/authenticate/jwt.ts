@@ -2,7 +2,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } 
 import { BkError } from '../../core/errors.ts';
 import { isId, newId } from '../../core/ids.ts';
 import { type Role, roles, type TenantContext } from '../../core/tenant-context.ts';
-import { type Database, withClaimedTenant } from '../../db/scope.ts';
+import { type Database, type TenantTx, withClaimedTenant } from '../../db/scope.ts';
 import { effectiveScopes } from '../permissions.ts';
 import { mintTenantContext } from './mint.ts';
 
@@ -37,6 +37,18 @@ function reason(err: unknown): string {
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'the signing algorithm is not allowed';
   if (err instanceof joseErrors.JWKSNoMatchingKey) return 'no key in the JWKS matches the token';
   return 'the token is malformed or cannot be verified';
+}
+
+async function unclaimedEmail(tx: TenantTx, email: unknown): Promise<string | null> {
+  // An email claim is not proof of owning a user an admin created: never link by it, and do not
+  // let it collide with that user's unique email.
+  if (typeof email !== 'string' || email.includes('\u0000') || email.length > 320) return null;
+  const taken = await tx
+    .selectFrom('users')
+    .select('user_id')
+    .where('email', '=', email)
+    .executeTakeFirst();
+  return taken === undefined ? email : null;
 }
 
 /**
@@ -76,7 +88,12 @@ export function createJwtVerifier(db: Database, options: JwtOptions) {
       );
     }
     const subject = payload.sub;
-    if (typeof subject !== 'string' || subject.length === 0 || subject.length > 256) {
+    if (
+      typeof subject !== 'string' ||
+      subject.length === 0 ||
+      subject.length > 256 ||
+      subject.includes('\u0000')
+    ) {
       throw new BkError('BK_UNAUTHENTICATED', "Invalid bearer token: claim 'sub' is required.");
     }
     const claimedRole = payload[options.roleClaim];
@@ -101,7 +118,7 @@ export function createJwtVerifier(db: Database, options: JwtOptions) {
             tenant_id: tenantId,
             user_id: newId('user'),
             subject,
-            email: typeof payload.email === 'string' ? payload.email.slice(0, 320) : null,
+            email: await unclaimedEmail(tx, payload.email),
             role: tokenRole ?? 'member',
           })
           .onConflict((oc) => oc.columns(['tenant_id', 'subject']).doNothing())

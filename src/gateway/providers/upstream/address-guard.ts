@@ -67,7 +67,7 @@ export function guardedLookup(hostname: string, options: object, callback: Looku
 
 /** For literal IPs, which never reach the lookup. */
 export function assertPublicHost(hostname: string): void {
-  const bare = hostname.replace(/^\[|\]$/g, '');
+  const bare = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
   if (isIP(bare) !== 0 && isPrivateAddress(bare)) {
     throw new PrivateAddressError(`${bare} is a private address`);
   }
