@@ -205,6 +205,18 @@ describe('API keys, roles, tenants and the admin API', () => {
       ).key;
     });
 
+    it("does not let an admin revoke an owner's key, but lets it revoke a member's", async () => {
+      const owner = await createKey(server, tenant.apiKey, { name: 'second owner', role: 'owner' });
+      const denied = await server.request('DELETE', `/v1/keys/${owner.id}`, { token: admin });
+      expect(denied.status).toBe(403);
+      expect(denied.body.error.code).toBe('BK_FORBIDDEN');
+      expect((await server.request('GET', '/v1/models', { token: owner.key })).status).toBe(200);
+      const worker = await createKey(server, tenant.apiKey, { name: 'worker', role: 'member' });
+      const revoked = await server.request('DELETE', `/v1/keys/${worker.id}`, { token: admin });
+      expect(revoked.status).toBe(200);
+      expect((await server.request('GET', '/v1/models', { token: worker.key })).status).toBe(401);
+    });
+
     it('lets a viewer list models and read usage, but not chat or add providers', async () => {
       const client = server.openai(viewer);
       expect((await client.models.list()).data.map((m) => m.id)).toContain('local/extractive');
