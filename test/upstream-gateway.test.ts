@@ -70,6 +70,38 @@ describe('routing to an OpenAI-compatible upstream', () => {
     expect(seen.body.reasoning_effort).toBe('low');
   });
 
+  it('uses a rotated or removed provider key from the very next request', async () => {
+    const providers = await server.request('GET', '/v1/providers', { token: tenant.apiKey });
+    const id = providers.body.data.find((p: { name: string }) => p.name === 'openai').id;
+    const call = () =>
+      client.chat.completions.create({
+        model: 'openai/gpt-4o-mini',
+        messages: [{ role: 'user', content: 'k' }],
+      });
+    await call();
+    const rotated = await server.request('PATCH', `/v1/providers/${id}`, {
+      token: tenant.apiKey,
+      body: { apiKey: 'sk-rotated' },
+    });
+    expect(rotated.status).toBe(200);
+    await call();
+    const removed = await server.request('PATCH', `/v1/providers/${id}`, {
+      token: tenant.apiKey,
+      body: { apiKey: null },
+    });
+    expect(removed.body.hasApiKey).toBe(false);
+    await call();
+    await server.request('PATCH', `/v1/providers/${id}`, {
+      token: tenant.apiKey,
+      body: { apiKey: 'sk-tenant-secret' },
+    });
+    expect(upstream.seen.map((r) => r.headers.authorization)).toEqual([
+      'Bearer sk-tenant-secret',
+      'Bearer sk-rotated',
+      undefined,
+    ]);
+  });
+
   it('says which provider served the request', async () => {
     const raw = await client.chat.completions
       .create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })

@@ -94,6 +94,11 @@ const fields = {
     schema: bool.default(false),
     doc: 'Allow tenant providers on loopback, private and link-local addresses (local vLLM or Ollama). Off by default: a tenant could otherwise reach internal services.',
   },
+  providerCacheTtlMs: {
+    env: 'BULKHEAD_PROVIDER_CACHE_TTL_MS',
+    schema: z.coerce.number().int().min(0).max(300_000).default(5_000),
+    doc: "How long a node keeps a tenant's resolved provider (configuration and unsealed key) in memory. Changes made through this node apply at once; other nodes see them within this time. 0 disables the cache.",
+  },
   jwtSecret: {
     env: 'BULKHEAD_JWT_SECRET',
     schema: optional(z.string().min(32, 'must be at least 32 characters')),

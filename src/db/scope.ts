@@ -95,21 +95,20 @@ export function withOperator<T>(
 }
 
 /**
- * Usage records arrive in batches that span tenants; this writes each tenant's rows under that
- * tenant's setting, all in one transaction, so one commit settles the whole batch.
+ * Usage records arrive from every tenant at once. This writes each tenant's group under that
+ * tenant's setting, all in one transaction. `take` runs only once the connection is held, so
+ * everything queued while waiting for it shares this commit (group commit).
  */
-export function withEachTenant<T>(
+export function withTenantGroups<T>(
   db: Database,
-  tenantIds: readonly string[],
-  fn: (tenantId: string, tx: TenantTx) => Promise<T>,
-): Promise<T[]> {
+  take: () => ReadonlyMap<string, T>,
+  fn: (tenantId: string, group: T, tx: TenantTx) => Promise<void>,
+): Promise<void> {
   return inTransaction(db, `set local role ${APP_ROLE};`, async (tx: TenantTx) => {
-    const results: T[] = [];
-    for (const tenantId of tenantIds) {
+    for (const [tenantId, group] of take()) {
       if (!tenantIdPattern.test(tenantId)) throw new Error(`not a tenant id: ${tenantId}`);
       await sql`select set_config('app.tenant_id', ${tenantId}, true)`.execute(tx);
-      results.push(await fn(tenantId, tx));
+      await fn(tenantId, group, tx);
     }
-    return results;
   });
 }

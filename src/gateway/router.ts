@@ -3,9 +3,10 @@ import type { TenantContext } from '../core/tenant-context.ts';
 import { type Database, withTenant } from '../db/scope.ts';
 import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import type { ModelObject } from './openai-types.ts';
+import { ProviderCache } from './provider-cache.ts';
 import {
   allProviders,
-  getProviderByName,
+  getProviderWithDataKey,
   type ProviderRow,
 } from './provider-configs/repository.ts';
 import { createAnthropicProvider } from './providers/anthropic/index.ts';
@@ -27,6 +28,11 @@ export interface ResolvedModel {
 
 export const API_KEY_PURPOSE = 'provider-api-key';
 
+interface CachedProvider {
+  row: ProviderRow;
+  apiKey: string | null;
+}
+
 function modelNotFound(model: string): BkError {
   return new BkError(
     'BK_MODEL_NOT_FOUND',
@@ -46,11 +52,18 @@ export class ModelRouter {
   readonly #keyring: TenantKeyring;
   readonly #upstream: UpstreamClient;
   readonly #local = createLocalProvider();
+  readonly #cache: ProviderCache<CachedProvider>;
 
-  constructor(deps: { db: Database; keyring: TenantKeyring; upstream: UpstreamClient }) {
+  constructor(deps: {
+    db: Database;
+    keyring: TenantKeyring;
+    upstream: UpstreamClient;
+    cacheTtlMs: number;
+  }) {
     this.#db = deps.db;
     this.#keyring = deps.keyring;
     this.#upstream = deps.upstream;
+    this.#cache = new ProviderCache({ ttlMs: deps.cacheTtlMs, maxEntries: 10_000 });
   }
 
   async resolve(ctx: TenantContext, model: string, operation: Operation): Promise<ResolvedModel> {
@@ -72,27 +85,39 @@ export class ModelRouter {
       return { provider: this.#local, providerName, providerKind: 'local', upstreamModel };
     }
 
-    const found = await withTenant(this.#db, ctx, async (tx) => {
-      const row = await getProviderByName(tx, providerName);
-      if (row === undefined || !row.models.includes(upstreamModel)) return null;
-      const apiKey =
-        row.sealed_api_key === null
-          ? null
-          : await this.#keyring.openForTenant(
-              tx,
-              ctx.tenantId,
-              API_KEY_PURPOSE,
-              row.sealed_api_key,
-            );
-      return { row, apiKey };
-    });
-    if (found === null) throw modelNotFound(model);
+    const found = await this.#providerOf(ctx, providerName);
+    if (found === null || !found.row.models.includes(upstreamModel)) throw modelNotFound(model);
     return {
       provider: this.#build(found.row, found.apiKey),
       providerName,
       providerKind: found.row.kind,
       upstreamModel,
     };
+  }
+
+  async #providerOf(ctx: TenantContext, name: string): Promise<CachedProvider | null> {
+    const cached = this.#cache.get(ctx.tenantId, name);
+    if (cached !== undefined) return cached;
+    const found = await withTenant(this.#db, ctx, (tx) => getProviderWithDataKey(tx, name));
+    if (found === undefined) return null;
+    const { wrapped_key: wrappedKey, ...row } = found;
+    const apiKey =
+      row.sealed_api_key === null
+        ? null
+        : this.#keyring.openWithWrappedKey(
+            ctx.tenantId,
+            wrappedKey,
+            API_KEY_PURPOSE,
+            row.sealed_api_key,
+          );
+    const resolved = { row, apiKey };
+    this.#cache.set(ctx.tenantId, name, resolved);
+    return resolved;
+  }
+
+  /** Called when a tenant changes or deletes a provider, so this node stops using the old one at once. */
+  forget(ctx: TenantContext, name: string): void {
+    this.#cache.forget(ctx.tenantId, name);
   }
 
   #build(row: ProviderRow, apiKey: string | null): Provider {

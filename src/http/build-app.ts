@@ -119,7 +119,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     keyring,
     usage,
     now,
-    router: new ModelRouter({ db, keyring, upstream }),
+    router: new ModelRouter({ db, keyring, upstream, cacheTtlMs: config.providerCacheTtlMs }),
     auth: createAuthenticator({
       db,
       now,

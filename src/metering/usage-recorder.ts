@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { newId } from '../core/ids.ts';
-import { type Database, withEachTenant } from '../db/scope.ts';
 import type { Insertable } from 'kysely';
+import { newId } from '../core/ids.ts';
 import type { UsageRecordsTable } from '../db/schema.ts';
+import { type Database, withTenantGroups } from '../db/scope.ts';
 
 export type UsageRecord = Omit<Insertable<UsageRecordsTable>, 'usage_id'>;
 
@@ -11,11 +11,21 @@ interface Pending {
   settle: (err?: unknown) => void;
 }
 
+function byTenant(batch: readonly Pending[]): Map<string, Insertable<UsageRecordsTable>[]> {
+  const groups = new Map<string, Insertable<UsageRecordsTable>[]>();
+  for (const { record } of batch) {
+    const group = groups.get(record.tenant_id);
+    if (group) group.push(record);
+    else groups.set(record.tenant_id, [record]);
+  }
+  return groups;
+}
+
 /**
  * Group commit for usage records. `record` resolves only once the record is committed, and the
- * gateway answers only after that, so nothing a response acknowledged can be lost. Records that
- * arrive while a write is in flight wait for the next one and share its transaction: under load the
- * number of commits stays near one per database round trip rather than one per request.
+ * gateway answers only after that, so nothing a response acknowledged can be lost. One write is in
+ * flight at a time; it takes every record queued by the time it holds a connection, so under load
+ * many requests share one commit.
  */
 export class UsageRecorder {
   readonly #db: Database;
@@ -46,26 +56,14 @@ export class UsageRecorder {
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
+        let batch: Pending[] = [];
         try {
-          await this.#write(batch.map((p) => p.record));
+          await this.#write(() => (batch = this.#queue.splice(0, this.#maxBatch)));
           for (const p of batch) p.settle();
         } catch (err) {
-          if (batch.length === 1) {
-            this.#log.error({ err, records: 1 }, 'usage records could not be written');
-            batch[0]!.settle(err);
-            continue;
-          }
-          // One bad record must not fail the others that shared its transaction.
-          for (const p of batch) {
-            try {
-              await this.#write([p.record]);
-              p.settle();
-            } catch (one) {
-              this.#log.error({ err: one, records: 1 }, 'usage records could not be written');
-              p.settle(one);
-            }
-          }
+          // No connection at all (the batch was never taken): the waiting requests fail now.
+          if (batch.length === 0) batch = this.#queue.splice(0, this.#maxBatch);
+          await this.#settleOneByOne(batch, err);
         }
       }
     } finally {
@@ -73,16 +71,32 @@ export class UsageRecorder {
     }
   }
 
-  async #write(records: Insertable<UsageRecordsTable>[]): Promise<void> {
-    const byTenant = new Map<string, Insertable<UsageRecordsTable>[]>();
-    for (const r of records) {
-      const list = byTenant.get(r.tenant_id);
-      if (list) list.push(r);
-      else byTenant.set(r.tenant_id, [r]);
+  /** One record the database refuses must not fail the others that shared its transaction. */
+  async #settleOneByOne(batch: Pending[], err: unknown): Promise<void> {
+    if (batch.length === 1) {
+      this.#log.error({ err }, 'a usage record could not be written');
+      batch[0]!.settle(err);
+      return;
     }
-    await withEachTenant(this.#db, [...byTenant.keys()], async (tenantId, tx) => {
-      await tx.insertInto('usage_records').values(byTenant.get(tenantId)!).execute();
-    });
+    for (const p of batch) {
+      try {
+        await this.#write(() => [p]);
+        p.settle();
+      } catch (one) {
+        this.#log.error({ err: one }, 'a usage record could not be written');
+        p.settle(one);
+      }
+    }
+  }
+
+  #write(take: () => Pending[]): Promise<void> {
+    return withTenantGroups(
+      this.#db,
+      () => byTenant(take()),
+      async (_tenantId, records, tx) => {
+        await tx.insertInto('usage_records').values(records).execute();
+      },
+    );
   }
 
   /** Waits for every record handed in so far to be written. */

@@ -35,7 +35,11 @@ export class TenantKeyring {
       .orderBy('key_version', 'desc')
       .executeTakeFirst();
     if (row === undefined) throw new Error(`tenant ${tenantId} has no data key`);
-    return open(this.#masterKey, row.wrapped_key, `tenant-data-key:${tenantId}`);
+    return this.#unwrap(tenantId, row.wrapped_key);
+  }
+
+  #unwrap(tenantId: string, wrappedKey: Uint8Array): Buffer {
+    return open(this.#masterKey, wrappedKey, `tenant-data-key:${tenantId}`);
   }
 
   async sealForTenant(
@@ -56,5 +60,17 @@ export class TenantKeyring {
   ): Promise<string> {
     const key = await this.#dataKey(tx, tenantId);
     return open(key, sealed, `${tenantId}:${purpose}`).toString('utf8');
+  }
+
+  /** For callers that fetched the wrapped data key in the same query as the sealed value. */
+  openWithWrappedKey(
+    tenantId: string,
+    wrappedKey: Uint8Array,
+    purpose: string,
+    sealed: Uint8Array,
+  ): string {
+    return open(this.#unwrap(tenantId, wrappedKey), sealed, `${tenantId}:${purpose}`).toString(
+      'utf8',
+    );
   }
 }

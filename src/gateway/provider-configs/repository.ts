@@ -26,6 +26,15 @@ export function getProvider(tx: TenantTx, providerId: string) {
     .executeTakeFirst();
 }
 
-export function getProviderByName(tx: TenantTx, name: string) {
-  return tx.selectFrom('providers').selectAll().where('name', '=', name).executeTakeFirst();
+/** The provider with the tenant's wrapped data key, in one query: this runs on routed requests. */
+export function getProviderWithDataKey(tx: TenantTx, name: string) {
+  return tx
+    .selectFrom('providers')
+    .innerJoin('tenant_data_keys', 'tenant_data_keys.tenant_id', 'providers.tenant_id')
+    .selectAll('providers')
+    .select('tenant_data_keys.wrapped_key')
+    .where('providers.name', '=', name)
+    .orderBy('tenant_data_keys.key_version', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }

@@ -134,6 +134,7 @@ export function registerProviderRoutes(app: App, deps: AppDeps): void {
           .executeTakeFirst();
       });
       if (row === undefined) throw notFound('provider', request.params.providerId);
+      deps.router.forget(ctx, row.name);
       return providerView(row);
     },
   );
@@ -147,10 +148,11 @@ export function registerProviderRoutes(app: App, deps: AppDeps): void {
         tx
           .deleteFrom('providers')
           .where('provider_id', '=', request.params.providerId)
-          .returning('provider_id')
+          .returning(['provider_id', 'name'])
           .executeTakeFirst(),
       );
       if (deleted === undefined) throw notFound('provider', request.params.providerId);
+      deps.router.forget(ctx, deleted.name);
       return { id: deleted.provider_id, object: 'provider' as const, deleted: true };
     },
   );

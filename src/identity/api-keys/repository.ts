@@ -36,9 +36,18 @@ export async function insertApiKey(tx: TenantTx | OperatorTx, key: NewApiKey): P
     .executeTakeFirstOrThrow();
 }
 
-/** Runs inside the tenant the key claims; RLS makes a key of any other tenant invisible. */
-export async function findKeyByHash(tx: TenantTx, hash: Buffer): Promise<ApiKeyRow | undefined> {
-  return tx.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).executeTakeFirst();
+/**
+ * Runs inside the tenant the key claims; RLS makes a key of any other tenant invisible. The
+ * tenant's status comes in the same query: this runs on every request.
+ */
+export async function findKeyWithTenantStatus(tx: TenantTx, hash: Buffer) {
+  return tx
+    .selectFrom('api_keys')
+    .innerJoin('tenants', 'tenants.tenant_id', 'api_keys.tenant_id')
+    .selectAll('api_keys')
+    .select('tenants.status as tenant_status')
+    .where('api_keys.key_hash', '=', hash)
+    .executeTakeFirst();
 }
 
 export async function touchKey(tx: TenantTx, keyId: string, now: Date): Promise<void> {

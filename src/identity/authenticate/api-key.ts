@@ -1,7 +1,7 @@
 import { BkError } from '../../core/errors.ts';
 import type { Role, TenantContext } from '../../core/tenant-context.ts';
 import { type Database, withClaimedTenant } from '../../db/scope.ts';
-import { findKeyByHash, touchKey } from '../api-keys/repository.ts';
+import { findKeyWithTenantStatus, touchKey } from '../api-keys/repository.ts';
 import { hashApiKey, parseApiKey } from '../api-keys/key-format.ts';
 import { effectiveScopes } from '../permissions.ts';
 import { mintTenantContext } from './mint.ts';
@@ -22,18 +22,13 @@ export async function authenticateApiKey(
   if (claimed === null) throw new BkError('BK_UNAUTHENTICATED', 'Invalid API key.');
 
   const found = await withClaimedTenant(db, claimed.tenantId, async (tx) => {
-    const key = await findKeyByHash(tx, hashApiKey(secret));
+    const key = await findKeyWithTenantStatus(tx, hashApiKey(secret));
     if (key === undefined) return null;
-    const tenant = await tx
-      .selectFrom('tenants')
-      .select(['status'])
-      .where('tenant_id', '=', key.tenant_id)
-      .executeTakeFirstOrThrow();
     const usable = key.revoked_at === null && (key.expires_at === null || key.expires_at > now);
     const stale =
       key.last_used_at === null || now.getTime() - key.last_used_at.getTime() > TOUCH_INTERVAL_MS;
-    if (usable && tenant.status === 'active' && stale) await touchKey(tx, key.key_id, now);
-    return { key, tenantStatus: tenant.status };
+    if (usable && key.tenant_status === 'active' && stale) await touchKey(tx, key.key_id, now);
+    return { key, tenantStatus: key.tenant_status };
   });
 
   if (found === null) throw new BkError('BK_UNAUTHENTICATED', 'Invalid API key.');
