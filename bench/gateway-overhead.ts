@@ -1,9 +1,13 @@
 /**
  * Gateway overhead on the non-streaming chat path: the same load against a fast local fake OpenAI
- * upstream directly, through Bulkhead (full pipeline: key auth, routing, sealed BYOK key, metering
- * committed to the embedded database before answering), and through Portkey's open-source gateway
- * as the peer. Reports requests/s and p50/p99 latency of each, what each gateway adds, and checks
- * that Bulkhead metered every request it acknowledged.
+ * upstream directly; through a bare pass-through proxy (bench/bare-proxy.ts: node:http plus an
+ * undici keep-alive pool, nothing else), the ceiling any Node gateway can reach on this machine,
+ * where the load generator, the upstream and the gateway share the cores; through Bulkhead (full
+ * pipeline: key auth, routing, sealed BYOK key, metering committed to the embedded database before
+ * answering); and through Portkey's open-source gateway as the peer. All four run in the same
+ * rounds, the same way. Reports requests/s and p50/p99 latency of each, what each gateway adds,
+ * Bulkhead as a fraction of direct and of the bare proxy, and checks that Bulkhead metered every
+ * request it acknowledged.
  *
  *   npm run bench:gateway -- [--connections 32] [--duration 10] [--warmup 3] [--rounds 2]
  *                            [--verify-requests 2000] [--results bench/RESULTS.md] [--no-results]
@@ -95,27 +99,37 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-async function startUpstream(): Promise<{ child: Child; url: string }> {
+/** Starts one of bench/'s own servers, which prints `{"port":<n>}` once it listens. */
+async function startBenchServer(
+  name: string,
+  script: string,
+  args: string[] = [],
+): Promise<{ child: Child; url: string }> {
   let announce: (port: number) => void = () => undefined;
   const announced = new Promise<number>((r) => (announce = r));
-  const child = startChild(
-    'fake upstream',
-    ['--import', 'tsx', join(benchDir, 'fake-upstream.ts')],
-    {
-      cwd: repoRoot,
-      env: childEnv({}),
-      onLine: (line) => {
-        if (line.startsWith('{"port":')) announce((JSON.parse(line) as { port: number }).port);
-      },
+  const child = startChild(name, ['--import', 'tsx', join(benchDir, script), ...args], {
+    cwd: repoRoot,
+    env: childEnv({}),
+    onLine: (line) => {
+      if (line.startsWith('{"port":')) announce((JSON.parse(line) as { port: number }).port);
     },
-  );
+  });
   const port = await Promise.race([
     announced,
     child.exited.then((code) => {
-      throw new Error(`fake upstream exited (code ${code}):\n${child.tail()}`);
+      throw new Error(`${name} exited (code ${code}):\n${child.tail()}`);
     }),
   ]);
   return { child, url: `http://127.0.0.1:${port}` };
+}
+
+function startUpstream(): Promise<{ child: Child; url: string }> {
+  return startBenchServer('fake upstream', 'fake-upstream.ts');
+}
+
+/** The ceiling: a pass-through proxy with nothing but forwarding (bench/bare-proxy.ts). */
+function startBareProxy(upstreamUrl: string): Promise<{ child: Child; url: string }> {
+  return startBenchServer('bare proxy', 'bare-proxy.ts', ['--upstream', upstreamUrl]);
 }
 
 async function upstreamServed(upstreamUrl: string): Promise<number> {
@@ -446,6 +460,8 @@ async function main(): Promise<number> {
 
   const upstream = await startUpstream();
   log(`fake upstream   ${upstream.url}`);
+  const bareProxy = await startBareProxy(upstream.url);
+  log(`bare proxy      ${bareProxy.url}  (bench/bare-proxy.ts, the ceiling)`);
   const bulkhead = await startBulkhead(upstream.url);
   log(`bulkhead        ${bulkhead.url}  (embedded database in ${bulkhead.dataDir})`);
   const portkey = await startPortkey();
@@ -458,6 +474,13 @@ async function main(): Promise<number> {
       headers: { authorization: 'Bearer sk-bench' },
       body: chatBody(FAKE_MODEL),
       server: upstream.child,
+    },
+    {
+      name: 'bare proxy (ceiling)',
+      url: `${bareProxy.url}/v1/chat/completions`,
+      headers: { authorization: 'Bearer sk-bench' },
+      body: chatBody(FAKE_MODEL),
+      server: bareProxy.child,
     },
     {
       name: 'Bulkhead',
@@ -478,7 +501,7 @@ async function main(): Promise<number> {
       server: portkey.child,
     },
   ];
-  const bulkheadTarget = targets[1]!;
+  const bulkheadTarget = targets.find((t) => t.server === bulkhead.child)!;
 
   // Bulkhead's side of the metering check: every 2xx it sent that autocannon read, and every
   // request autocannon abandoned mid-flight when a timed run stopped.
@@ -593,13 +616,14 @@ async function main(): Promise<number> {
       invalid: invalid.get(target)!,
     };
   });
-  const [direct, bulk, peer] = rows as [Row, Row, Row];
+  const [direct, bare, bulk, peer] = rows as [Row, Row, Row, Row];
   const table = tableOf(rows);
   const ratio = bulk.rps / direct.rps;
   const targetMet = ratio >= 1 / 3;
   const summary = [
     `Bulkhead / Portkey: ${(bulk.rps / peer.rps).toFixed(2)}× the requests per second; added p50 ${signed(bulk.p50 - direct.p50)} ms vs ${signed(peer.p50 - direct.p50)} ms, added p99 ${signed(bulk.p99 - direct.p99)} ms vs ${signed(peer.p99 - direct.p99)} ms.`,
     `Target (full pipeline ≥ 1/3 of direct req/s): Bulkhead at ${ratio.toFixed(2)} of direct, **${targetMet ? 'met' : 'NOT met'}**.`,
+    `Ceiling (bare pass-through proxy, no auth, no database): the bare proxy at ${(bare.rps / direct.rps).toFixed(2)} of direct req/s; Bulkhead at ${(bulk.rps / bare.rps).toFixed(2)} of the bare proxy's req/s.`,
   ];
   const allValid = rows.every((r) => r.invalid.length === 0);
   const foreign = [...runs.values()]
@@ -630,8 +654,9 @@ async function main(): Promise<number> {
       `- Date: ${new Date().toISOString()}`,
       `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB.toFixed(0)} GiB memory; Node ${machine.node} on ${os.type()} ${os.release()}`,
       `- Bulkhead ${gitDescription()} (\`node bin/bulkhead.js serve\`, embedded PGlite database, LOG_LEVEL=warn); @portkey-ai/gateway ${packageVersion('@portkey-ai/gateway')} (\`build/start-server.js --headless\`); autocannon ${packageVersion('autocannon')}`,
-      `- Load: ${options.connections} connections, no pipelining, the same chat body for every target (\`{"model": …, "messages":[{"role":"user","content":"hello"}]}\`, \`stream\` unset); per target and round ${options.warmupS} s warm-up (discarded) then ${options.durationS} s measured; ${options.rounds} rounds of direct → Bulkhead → Portkey. **Each figure is the median of the rounds** (with two rounds, their mean); the per-round req/s are in the table.`,
+      `- Load: ${options.connections} connections, no pipelining, the same chat body for every target (\`{"model": …, "messages":[{"role":"user","content":"hello"}]}\`, \`stream\` unset); per target and round ${options.warmupS} s warm-up (discarded) then ${options.durationS} s measured; ${options.rounds} rounds of direct → bare proxy → Bulkhead → Portkey. **Each figure is the median of the rounds** (with two rounds, their mean); the per-round req/s are in the table.`,
       '- Upstream: `bench/fake-upstream.ts`, a node:http server answering a fixed ~300-byte `chat.completion` with usage at once, keep-alive.',
+      '- Bare proxy (ceiling): `bench/bare-proxy.ts`, a node:http server that reads the small request body, forwards it to the upstream through an undici keep-alive pool (`undici.stream()`) and streams the answer straight back; no authentication, no parsing, no database. What any Node gateway can at best reach here.',
       '- Latency is the client-side time of 2xx responses (p50/p99 over every response of the run); "added" is the gateway percentile minus the direct percentile. CPU µs/req is the process CPU time (user + system, from /proc) over the measured run divided by its 2xx responses; for Bulkhead it includes the embedded database, which runs in the same process.',
       `- ${foreignLine}`,
       `- **The load generator, the upstream, the gateway and its database all share the same ${machine.cores} cores**, so absolute numbers are pessimistic (the gateway competes with autocannon and the upstream for CPU); compare the ratios, not the absolute figures.`,
