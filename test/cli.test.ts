@@ -77,6 +77,17 @@ describe('bulkhead serve and the CLI, as a user runs them', () => {
     expect((await models()).status).toBe(401);
   });
 
+  it('verifies audit chains of every tenant or one, and fails on an unknown tenant', async () => {
+    const ok = await cli(['audit', 'verify']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`${tenantId}: ok \\(\\d+ events\\)`));
+    const one = await cli(['audit', 'verify', '--tenant', tenantId]);
+    expect(one.stdout.trim().split('\n')).toHaveLength(1);
+    const unknown = await cli(['audit', 'verify', '--tenant', 'tn_00000000000000000000000000']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('HTTP 404');
+  });
+
   it('explains a CLI error instead of crashing', async () => {
     const result = await cli(['keys', 'revoke', '--tenant', tenantId, 'key_nope']);
     expect(result.code).toBe(1);

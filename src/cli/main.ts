@@ -8,6 +8,22 @@ import { serve } from '../http/server.ts';
 import { adminRequest, adminTarget } from './admin-client.ts';
 
 const env = process.env;
+async function allTenantIds(target: ReturnType<typeof adminTarget>): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const query = new URLSearchParams({ limit: '100', ...(after !== null && { after }) });
+    const page = (await adminRequest(target, 'GET', `/v1/admin/tenants?${query.toString()}`)) as {
+      data: { id: string }[];
+      has_more: boolean;
+      last_id: string | null;
+    };
+    ids.push(...page.data.map((t) => t.id));
+    if (!page.has_more || page.last_id === null) return ids;
+    after = page.last_id;
+  }
+}
+
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 const urlOption = new Option(
   '--url <url>',
@@ -125,6 +141,32 @@ keys
         `/v1/admin/tenants/${encodeURIComponent(opts.tenant)}/keys/${encodeURIComponent(keyId)}`,
       ),
     );
+  });
+
+const audit = program.command('audit').description('Audit trails (through a running server)');
+audit
+  .command('verify')
+  .description("Verify tenants' audit hash chains; exits 1 if any chain is broken")
+  .option('--tenant <tenantId>', 'one tenant (default: every tenant)')
+  .addOption(urlOption)
+  .action(async (opts: { tenant?: string; url?: string }) => {
+    const target = adminTarget(env, opts.url);
+    const tenantIds = opts.tenant !== undefined ? [opts.tenant] : await allTenantIds(target);
+    let broken = 0;
+    for (const tenantId of tenantIds) {
+      const report = (await adminRequest(
+        target,
+        'GET',
+        `/v1/admin/tenants/${encodeURIComponent(tenantId)}/audit/verify`,
+      )) as { ok: boolean; events: number; brokenAt?: number; reason?: string };
+      if (!report.ok) broken++;
+      process.stdout.write(
+        report.ok
+          ? `${tenantId}: ok (${report.events} events)\n`
+          : `${tenantId}: BROKEN at event ${report.brokenAt}: ${report.reason}\n`,
+      );
+    }
+    if (broken > 0) process.exitCode = 1;
   });
 
 program

@@ -15,6 +15,7 @@ export const idPrefixes = {
   usage: 'use',
   request: 'req',
   operatorAction: 'opa',
+  auditEvent: 'aud',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

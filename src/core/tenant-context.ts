@@ -19,6 +19,7 @@ export const scopes = [
   'keys:write',
   'users:read',
   'users:write',
+  'audit:read',
 ] as const;
 export type Scope = (typeof scopes)[number];
 

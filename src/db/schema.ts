@@ -97,6 +97,31 @@ export interface OperatorActionsTable {
   target_tenant_id: string | null;
 }
 
+export interface AuditHeadsTable {
+  tenant_id: string;
+  seq: BigintColumn;
+  hash: Uint8Array;
+}
+
+export interface AuditEventsTable {
+  tenant_id: string;
+  seq: BigintColumn;
+  event_id: string;
+  at: Timestamp;
+  actor_kind: 'api_key' | 'user' | 'operator' | 'system';
+  actor_id: string;
+  action: string;
+  resource_type: string;
+  resource_id: string | null;
+  decision: string;
+  rule: string | null;
+  request_id: string | null;
+  details: ColumnType<Record<string, unknown>, string, string>;
+  sealed_payload: Uint8Array | null;
+  prev_hash: Uint8Array;
+  hash: Uint8Array;
+}
+
 export interface Tables {
   tenants: TenantsTable;
   tenant_data_keys: TenantDataKeysTable;
@@ -105,4 +130,6 @@ export interface Tables {
   providers: ProvidersTable;
   usage_records: UsageRecordsTable;
   operator_actions: OperatorActionsTable;
+  audit_heads: AuditHeadsTable;
+  audit_events: AuditEventsTable;
 }

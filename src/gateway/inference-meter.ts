@@ -1,5 +1,6 @@
 import type { BkError } from '../core/errors.ts';
 import { principalId, type TenantContext } from '../core/tenant-context.ts';
+import type { AuditEvent } from '../audit/append.ts';
 import { priceUsage } from '../metering/prices.ts';
 import type { UsageRecorder } from '../metering/usage-recorder.ts';
 import type { Operation, ResolvedModel } from './router.ts';
@@ -23,6 +24,7 @@ export class InferenceMeter {
   #provider: string;
   #kind = 'unknown';
   #model: string;
+  readonly #input: unknown;
 
   constructor(
     usage: UsageRecorder,
@@ -30,7 +32,10 @@ export class InferenceMeter {
     operation: Operation,
     requestedModel: string,
     stream: boolean,
+    /** What the caller sent (messages, or embedding input): sealed into the audit event. */
+    input: unknown,
   ) {
+    this.#input = input;
     this.#usage = usage;
     this.#ctx = ctx;
     this.#operation = operation;
@@ -46,13 +51,14 @@ export class InferenceMeter {
     this.#model = route.upstreamModel;
   }
 
-  succeeded(tokens: TokenCounts): Promise<void> {
-    return this.#record(tokens, 'ok', 200, null);
+  /** `output` is the generated text (chat), or nothing (embeddings, whose vectors are not content). */
+  succeeded(tokens: TokenCounts, output?: string): Promise<void> {
+    return this.#record(tokens, 'ok', 200, null, output);
   }
 
-  failed(error: BkError, tokens: TokenCounts | null): Promise<void> {
+  failed(error: BkError, tokens: TokenCounts | null, partialOutput?: string): Promise<void> {
     const status = error.code === 'BK_CLIENT_CLOSED' ? 'cancelled' : 'error';
-    return this.#record(tokens, status, error.status, error.code);
+    return this.#record(tokens, status, error.status, error.code, partialOutput);
   }
 
   #record(
@@ -60,31 +66,45 @@ export class InferenceMeter {
     status: 'ok' | 'error' | 'cancelled',
     httpStatus: number,
     errorCode: string | null,
+    output: string | undefined,
   ): Promise<void> {
     const inputTokens = tokens?.inputTokens ?? 0;
     const outputTokens = tokens?.outputTokens ?? 0;
     const cost = priceUsage(this.#kind, this.#model, inputTokens, outputTokens);
     const principal = principalId(this.#ctx);
-    return this.#usage.record({
-      tenant_id: this.#ctx.tenantId,
-      request_id: this.#ctx.requestId,
-      principal_kind: principal.kind,
-      principal_id: principal.id,
-      api_key_id: this.#ctx.principal.kind === 'api_key' ? this.#ctx.principal.keyId : null,
-      provider: this.#provider,
-      model: this.#model,
-      operation: this.#operation,
-      stream: this.#stream,
-      input_tokens: inputTokens,
-      output_tokens: outputTokens,
-      tokens_counted_by: tokens?.countedBy ?? 'bulkhead',
-      latency_ms: Math.round(performance.now() - this.#started),
-      status,
-      http_status: httpStatus,
-      error_code: errorCode,
-      cost_nano_usd: cost.nanoUsd,
-      price_version: cost.priceVersion,
-      created_at: new Date(),
-    });
+    const audit: AuditEvent = {
+      tenantId: this.#ctx.tenantId,
+      actor: principal,
+      action: this.#operation === 'chat' ? 'chat.completion' : 'embeddings.create',
+      resource: { type: 'model', id: `${this.#provider}/${this.#model}` },
+      decision: status === 'ok' ? 'allowed' : status,
+      requestId: this.#ctx.requestId,
+      details: { stream: this.#stream, httpStatus, errorCode, inputTokens, outputTokens },
+      payload: output === undefined ? { input: this.#input } : { input: this.#input, output },
+    };
+    return this.#usage.record(
+      {
+        tenant_id: this.#ctx.tenantId,
+        request_id: this.#ctx.requestId,
+        principal_kind: principal.kind,
+        principal_id: principal.id,
+        api_key_id: this.#ctx.principal.kind === 'api_key' ? this.#ctx.principal.keyId : null,
+        provider: this.#provider,
+        model: this.#model,
+        operation: this.#operation,
+        stream: this.#stream,
+        input_tokens: inputTokens,
+        output_tokens: outputTokens,
+        tokens_counted_by: tokens?.countedBy ?? 'bulkhead',
+        latency_ms: Math.round(performance.now() - this.#started),
+        status,
+        http_status: httpStatus,
+        error_code: errorCode,
+        cost_nano_usd: cost.nanoUsd,
+        price_version: cost.priceVersion,
+        created_at: new Date(),
+      },
+      audit,
+    );
   }
 }

@@ -9,6 +9,7 @@ import {
 import type { Config } from '../core/config.ts';
 import { newId } from '../core/ids.ts';
 import type { Database } from '../db/scope.ts';
+import { registerAuditRoutes } from '../audit/routes.ts';
 import { registerChatRoutes } from '../gateway/chat/route.ts';
 import { registerEmbeddingRoutes } from '../gateway/embeddings/route.ts';
 import { registerModelRoutes } from '../gateway/models/route.ts';
@@ -111,7 +112,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     timeoutMs: config.upstreamTimeoutMs,
     allowPrivateAddresses: config.allowPrivateUpstreams,
   });
-  const usage = new UsageRecorder(db, { maxBatch: config.meteringMaxBatch, log: app.log });
+  const usage = new UsageRecorder(db, { maxBatch: config.meteringMaxBatch, log: app.log, keyring });
   const jwtEnabled = config.jwtSecret !== undefined || config.jwtJwksUrl !== undefined;
   const deps: AppDeps = {
     config,
@@ -146,6 +147,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
   registerUserRoutes(app, deps);
   registerUsageRoutes(app, deps);
   registerTenantAdminRoutes(app, deps);
+  registerAuditRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();

@@ -16,6 +16,7 @@ const admin: Scope[] = [
   'keys:write',
   'users:read',
   'users:write',
+  'audit:read',
 ];
 
 /** The most a role may do; an API key's scopes can only narrow it. */

@@ -3,20 +3,24 @@ import type { Insertable } from 'kysely';
 import { newId } from '../core/ids.ts';
 import type { UsageRecordsTable } from '../db/schema.ts';
 import { type Database, withTenantGroups } from '../db/scope.ts';
+import { type AuditEvent, appendAuditEvent } from '../audit/append.ts';
+import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 
 export type UsageRecord = Omit<Insertable<UsageRecordsTable>, 'usage_id'>;
 
 interface Pending {
   record: Insertable<UsageRecordsTable>;
+  /** The audit event of the same call: it commits with the usage record or not at all. */
+  audit: AuditEvent;
   settle: (err?: unknown) => void;
 }
 
-function byTenant(batch: readonly Pending[]): Map<string, Insertable<UsageRecordsTable>[]> {
-  const groups = new Map<string, Insertable<UsageRecordsTable>[]>();
-  for (const { record } of batch) {
-    const group = groups.get(record.tenant_id);
-    if (group) group.push(record);
-    else groups.set(record.tenant_id, [record]);
+function byTenant(batch: readonly Pending[]): Map<string, Pending[]> {
+  const groups = new Map<string, Pending[]>();
+  for (const pending of batch) {
+    const group = groups.get(pending.record.tenant_id);
+    if (group) group.push(pending);
+    else groups.set(pending.record.tenant_id, [pending]);
   }
   return groups;
 }
@@ -31,19 +35,26 @@ export class UsageRecorder {
   readonly #db: Database;
   readonly #maxBatch: number;
   readonly #log: FastifyBaseLogger;
+  readonly #keyring: TenantKeyring;
   #queue: Pending[] = [];
   #writing: Promise<void> | null = null;
 
-  constructor(db: Database, options: { maxBatch: number; log: FastifyBaseLogger }) {
+  constructor(
+    db: Database,
+    options: { maxBatch: number; log: FastifyBaseLogger; keyring: TenantKeyring },
+  ) {
     this.#db = db;
+    this.#keyring = options.keyring;
     this.#maxBatch = options.maxBatch;
     this.#log = options.log;
   }
 
-  record(record: UsageRecord): Promise<void> {
+  record(record: UsageRecord, audit: AuditEvent): Promise<void> {
     return new Promise((resolve, reject) => {
+      const usageId = newId('usage');
       this.#queue.push({
-        record: { ...record, usage_id: newId('usage') },
+        record: { ...record, usage_id: usageId },
+        audit: { ...audit, details: { ...audit.details, usageId } },
         settle: (err) =>
           err === undefined
             ? resolve()
@@ -93,8 +104,12 @@ export class UsageRecorder {
     return withTenantGroups(
       this.#db,
       () => byTenant(take()),
-      async (_tenantId, records, tx) => {
-        await tx.insertInto('usage_records').values(records).execute();
+      async (_tenantId, group, tx) => {
+        await tx
+          .insertInto('usage_records')
+          .values(group.map((p) => p.record))
+          .execute();
+        for (const p of group) await appendAuditEvent(tx, this.#keyring, p.audit);
       },
     );
   }

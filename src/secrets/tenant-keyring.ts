@@ -27,7 +27,7 @@ export class TenantKeyring {
       .execute();
   }
 
-  async #dataKey(tx: TenantTx, tenantId: string): Promise<Buffer> {
+  async #dataKey(tx: TenantTx | OperatorTx, tenantId: string): Promise<Buffer> {
     const row = await tx
       .selectFrom('tenant_data_keys')
       .select(['wrapped_key'])
@@ -43,7 +43,7 @@ export class TenantKeyring {
   }
 
   async sealForTenant(
-    tx: TenantTx,
+    tx: TenantTx | OperatorTx,
     tenantId: string,
     purpose: string,
     plaintext: string,
@@ -53,7 +53,7 @@ export class TenantKeyring {
   }
 
   async openForTenant(
-    tx: TenantTx,
+    tx: TenantTx | OperatorTx,
     tenantId: string,
     purpose: string,
     sealed: Uint8Array,

@@ -1,4 +1,5 @@
 import { foundation } from './0001-foundation.ts';
+import { audit } from './0002-audit.ts';
 
 /** Applied in this order, each once, each in its own transaction. Never edit one that has shipped. */
-export const migrations: readonly { id: string; sql: string }[] = [foundation];
+export const migrations: readonly { id: string; sql: string }[] = [foundation, audit];

@@ -44,7 +44,7 @@ async function completeJson(
   );
   const text = completion.choices.map((c) => c.message.content ?? '').join('');
   const tokens = tokensFrom(completion.usage, body, text);
-  await meter.succeeded(tokens);
+  await meter.succeeded(tokens, text);
   reply.header('x-bulkhead-provider', route.providerName);
   return {
     ...completion,
@@ -103,7 +103,7 @@ async function completeStream(
       });
     }
     const tokens = tokensFrom(usage, body, output);
-    await meter.succeeded(tokens);
+    await meter.succeeded(tokens, output);
     if (includeUsage) {
       await sse.data({
         id: lastChunk?.id ?? `chatcmpl-${ctx.requestId}`,
@@ -123,7 +123,7 @@ async function completeStream(
     const failure = signal.aborted
       ? new BkError('BK_CLIENT_CLOSED', 'The client closed the stream.')
       : toBkError(err, request);
-    await meter.failed(failure, tokensFrom(usage, body, output)).catch((e: unknown) => {
+    await meter.failed(failure, tokensFrom(usage, body, output), output).catch((e: unknown) => {
       request.log.error({ err: e }, 'usage of a failed stream could not be recorded');
     });
     await sse.data(errorBody(failure));
@@ -151,7 +151,14 @@ export function registerChatRoutes(app: App, deps: AppDeps): void {
     async (request, reply) => {
       const ctx = await deps.auth.tenant(request, 'inference');
       const body = request.body;
-      const meter = new InferenceMeter(deps.usage, ctx, 'chat', body.model, body.stream === true);
+      const meter = new InferenceMeter(
+        deps.usage,
+        ctx,
+        'chat',
+        body.model,
+        body.stream === true,
+        body.messages,
+      );
       let route: ResolvedModel | null = null;
       try {
         route = await deps.router.resolve(ctx, body.model, 'chat');

@@ -38,7 +38,14 @@ export function registerEmbeddingRoutes(app: App, deps: AppDeps): void {
     async (request, reply) => {
       const ctx = await deps.auth.tenant(request, 'inference');
       const body = request.body;
-      const meter = new InferenceMeter(deps.usage, ctx, 'embeddings', body.model, false);
+      const meter = new InferenceMeter(
+        deps.usage,
+        ctx,
+        'embeddings',
+        body.model,
+        false,
+        body.input,
+      );
       try {
         const route = await deps.router.resolve(ctx, body.model, 'embeddings');
         meter.routed(route);

@@ -5,7 +5,8 @@ import type { App, AppDeps } from '../../http/app-types.ts';
 import { listPage, pageQuery } from '../../http/pagination.ts';
 import { assertPublicHost } from '../providers/upstream/address-guard.ts';
 import { API_KEY_PURPOSE } from '../router.ts';
-import { getProvider, listProviders } from './repository.ts';
+import { getProvider, listProviders, type ProviderRow } from './repository.ts';
+import { recordChange } from '../../audit/append.ts';
 import { createProviderBody, providerIdParams, updateProviderBody } from './schema.ts';
 import { providerView } from './view.ts';
 
@@ -20,6 +21,17 @@ function checkBaseUrl(deps: AppDeps, baseUrl: string): void {
       { param: 'baseUrl' },
     );
   }
+}
+
+/** What the audit trail keeps of a provider: never its key. */
+function auditedFields(row: ProviderRow) {
+  return {
+    name: row.name,
+    kind: row.kind,
+    baseUrl: row.base_url,
+    region: row.region,
+    models: row.models,
+  };
 }
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
@@ -46,7 +58,7 @@ export function registerProviderRoutes(app: App, deps: AppDeps): void {
           body.apiKey === undefined
             ? null
             : await deps.keyring.sealForTenant(tx, ctx.tenantId, API_KEY_PURPOSE, body.apiKey);
-        return tx
+        const created = await tx
           .insertInto('providers')
           .values({
             tenant_id: ctx.tenantId,
@@ -62,6 +74,12 @@ export function registerProviderRoutes(app: App, deps: AppDeps): void {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+        await recordChange(tx, deps.keyring, ctx, {
+          action: 'provider.create',
+          resource: { type: 'provider', id: created.provider_id },
+          details: { ...auditedFields(created), apiKeySet: sealed !== null },
+        });
+        return created;
       }).catch((err: unknown) => {
         if (isUniqueViolation(err)) {
           throw new BkError('BK_CONFLICT', `A provider named '${body.name}' already exists.`, {
@@ -116,7 +134,7 @@ export function registerProviderRoutes(app: App, deps: AppDeps): void {
           body.apiKey === undefined || body.apiKey === null
             ? body.apiKey
             : await deps.keyring.sealForTenant(tx, ctx.tenantId, API_KEY_PURPOSE, body.apiKey);
-        return tx
+        const updated = await tx
           .updateTable('providers')
           .set({
             ...(body.baseUrl !== undefined && { base_url: body.baseUrl }),
@@ -132,6 +150,20 @@ export function registerProviderRoutes(app: App, deps: AppDeps): void {
           .where('provider_id', '=', request.params.providerId)
           .returningAll()
           .executeTakeFirst();
+        if (updated !== undefined) {
+          await recordChange(tx, deps.keyring, ctx, {
+            action: 'provider.update',
+            resource: { type: 'provider', id: updated.provider_id },
+            details: {
+              ...auditedFields(updated),
+              changed: Object.keys(body),
+              ...(body.apiKey !== undefined && {
+                apiKey: body.apiKey === null ? 'removed' : 'replaced',
+              }),
+            },
+          });
+        }
+        return updated;
       });
       if (row === undefined) throw notFound('provider', request.params.providerId);
       deps.router.forget(ctx, row.name);
@@ -144,13 +176,21 @@ export function registerProviderRoutes(app: App, deps: AppDeps): void {
     { schema: { tags, summary: 'Delete a provider and its sealed key', params: providerIdParams } },
     async (request) => {
       const ctx = await deps.auth.tenant(request, 'providers:write');
-      const deleted = await withTenant(deps.db, ctx, (tx) =>
-        tx
+      const deleted = await withTenant(deps.db, ctx, async (tx) => {
+        const gone = await tx
           .deleteFrom('providers')
           .where('provider_id', '=', request.params.providerId)
           .returning(['provider_id', 'name'])
-          .executeTakeFirst(),
-      );
+          .executeTakeFirst();
+        if (gone !== undefined) {
+          await recordChange(tx, deps.keyring, ctx, {
+            action: 'provider.delete',
+            resource: { type: 'provider', id: gone.provider_id },
+            details: { name: gone.name },
+          });
+        }
+        return gone;
+      });
       if (deleted === undefined) throw notFound('provider', request.params.providerId);
       deps.router.forget(ctx, deleted.name);
       return { id: deleted.provider_id, object: 'provider' as const, deleted: true };

@@ -1,5 +1,6 @@
 import { BkError, notFound } from '../../core/errors.ts';
 import { principalId, type Role } from '../../core/tenant-context.ts';
+import { recordChange } from '../../audit/append.ts';
 import { withTenant } from '../../db/scope.ts';
 import type { App, AppDeps } from '../../http/app-types.ts';
 import { listPage, pageQuery } from '../../http/pagination.ts';
@@ -39,7 +40,7 @@ export function registerApiKeyRoutes(app: App, deps: AppDeps): void {
           }
         }
         const actor = principalId(ctx);
-        return issueApiKey(tx, {
+        const issued = await issueApiKey(tx, {
           tenantId: ctx.tenantId,
           name: body.name,
           role: body.role,
@@ -48,6 +49,17 @@ export function registerApiKeyRoutes(app: App, deps: AppDeps): void {
           createdBy: `${actor.kind}:${actor.id}`,
           expiresAt: body.expiresAt === undefined ? null : new Date(body.expiresAt),
         });
+        await recordChange(tx, deps.keyring, ctx, {
+          action: 'api_key.create',
+          resource: { type: 'api_key', id: issued.id },
+          details: {
+            name: issued.name,
+            role: issued.role,
+            scopes: issued.scopes,
+            expiresAt: issued.expiresAt,
+          },
+        });
+        return issued;
       });
       return reply.code(201).send(created);
     },
@@ -101,7 +113,12 @@ export function registerApiKeyRoutes(app: App, deps: AppDeps): void {
             `A ${ctx.role} cannot revoke a key with the ${key.role} role.`,
           );
         }
-        return revokeKey(tx, ctx.tenantId, keyId, deps.now());
+        const revoked = await revokeKey(tx, ctx.tenantId, keyId, deps.now());
+        await recordChange(tx, deps.keyring, ctx, {
+          action: 'api_key.revoke',
+          resource: { type: 'api_key', id: keyId },
+        });
+        return revoked;
       });
       if (row === undefined) throw notFound('API key', keyId);
       return keyView(row);

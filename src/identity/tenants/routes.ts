@@ -3,7 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import { notFound } from '../../core/errors.ts';
 import { isId, newId } from '../../core/ids.ts';
 import type { TenantsTable } from '../../db/schema.ts';
-import { withOperator } from '../../db/scope.ts';
+import { appendAuditEvent } from '../../audit/append.ts';
+import { type OperatorTx, withOperator } from '../../db/scope.ts';
 import type { App, AppDeps } from '../../http/app-types.ts';
 import { listPage, pageQuery } from '../../http/pagination.ts';
 import {
@@ -45,6 +46,26 @@ function checkTenantId(tenantId: string): void {
 
 /** The operator surface. Every handler runs through `withOperator`, which records who and why. */
 export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
+  /** Operator changes land in the tenant's own audit trail, so the tenant sees them. */
+  const operatorChange = (
+    tx: OperatorTx,
+    tenantId: string,
+    operator: string,
+    request: FastifyRequest,
+    action: string,
+    resource: { type: string; id: string },
+    details: Record<string, unknown> = {},
+  ) =>
+    appendAuditEvent(tx, deps.keyring, {
+      tenantId,
+      actor: { kind: 'operator', id: operator },
+      action,
+      resource,
+      decision: 'allowed',
+      requestId: request.id,
+      details: { ...details, reason: reason(request, action) },
+    });
+
   const tags = ['admin'];
 
   app.post(
@@ -78,6 +99,24 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
             createdBy: `operator:${operator}`,
             expiresAt: null,
           });
+          await operatorChange(
+            tx,
+            tenantId,
+            operator,
+            request,
+            'tenant.create',
+            { type: 'tenant', id: tenantId },
+            { name: tenant.name },
+          );
+          await operatorChange(
+            tx,
+            tenantId,
+            operator,
+            request,
+            'api_key.create',
+            { type: 'api_key', id: key.id },
+            { role: 'owner' },
+          );
           return { tenant, key };
         },
       );
@@ -151,13 +190,21 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
         const row = await withOperator(
           deps.db,
           { operator, reason: reason(request, `${action} tenant`), tenantId },
-          (tx) =>
-            tx
+          async (tx) => {
+            const updated = await tx
               .updateTable('tenants')
               .set({ status, updated_at: deps.now() })
               .where('tenant_id', '=', tenantId)
               .returningAll()
-              .executeTakeFirst(),
+              .executeTakeFirst();
+            if (updated !== undefined) {
+              await operatorChange(tx, tenantId, operator, request, `tenant.${action}`, {
+                type: 'tenant',
+                id: tenantId,
+              });
+            }
+            return updated;
+          },
         );
         if (row === undefined) throw notFound('tenant', tenantId);
         return tenantView(row);
@@ -190,7 +237,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
             .where('tenant_id', '=', tenantId)
             .executeTakeFirst();
           if (tenant === undefined) return null;
-          return issueApiKey(tx, {
+          const issued = await issueApiKey(tx, {
             tenantId,
             name: body.name,
             role: body.role,
@@ -199,6 +246,16 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
             createdBy: `operator:${operator}`,
             expiresAt: body.expiresAt === undefined ? null : new Date(body.expiresAt),
           });
+          await operatorChange(
+            tx,
+            tenantId,
+            operator,
+            request,
+            'api_key.create',
+            { type: 'api_key', id: issued.id },
+            { role: issued.role },
+          );
+          return issued;
         },
       );
       if (key === null) throw notFound('tenant', tenantId);
@@ -216,7 +273,16 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
       const row = await withOperator(
         deps.db,
         { operator, reason: reason(request, 'revoke API key'), tenantId },
-        (tx) => revokeKey(tx, tenantId, keyId, deps.now()),
+        async (tx) => {
+          const revoked = await revokeKey(tx, tenantId, keyId, deps.now());
+          if (revoked !== undefined) {
+            await operatorChange(tx, tenantId, operator, request, 'api_key.revoke', {
+              type: 'api_key',
+              id: keyId,
+            });
+          }
+          return revoked;
+        },
       );
       if (row === undefined) throw notFound('API key', keyId);
       return keyView(row);

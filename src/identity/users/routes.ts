@@ -3,6 +3,7 @@ import { BkError, notFound } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { Role, TenantContext } from '../../core/tenant-context.ts';
 import type { UsersTable } from '../../db/schema.ts';
+import { recordChange } from '../../audit/append.ts';
 import { type TenantTx, withTenant } from '../../db/scope.ts';
 import type { App, AppDeps } from '../../http/app-types.ts';
 import { listPage, pageQuery } from '../../http/pagination.ts';
@@ -48,8 +49,8 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
       const ctx = await deps.auth.tenant(request, 'users:write');
       const body = request.body;
       assertCanGrant(ctx, body.role, null);
-      const row = await withTenant(deps.db, ctx, (tx) =>
-        tx
+      const row = await withTenant(deps.db, ctx, async (tx) => {
+        const user = await tx
           .insertInto('users')
           .values({
             tenant_id: ctx.tenantId,
@@ -60,8 +61,14 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
             role: body.role,
           })
           .returningAll()
-          .executeTakeFirstOrThrow(),
-      ).catch((err: unknown) => {
+          .executeTakeFirstOrThrow();
+        await recordChange(tx, deps.keyring, ctx, {
+          action: 'user.create',
+          resource: { type: 'user', id: user.user_id },
+          details: { role: user.role, email: user.email, subject: user.subject },
+        });
+        return user;
+      }).catch((err: unknown) => {
         if (isUniqueViolation(err))
           throw new BkError('BK_CONFLICT', 'A user with this email or subject already exists.');
         throw err;
@@ -121,8 +128,8 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
       const body = request.body;
       if (body.role !== undefined) assertCanGrant(ctx, body.role, null);
       const row = await withTenant(deps.db, ctx, async (tx) => {
-        await manageableUser(tx, ctx, request.params.userId);
-        return tx
+        const before = await manageableUser(tx, ctx, request.params.userId);
+        const user = await tx
           .updateTable('users')
           .set({
             ...(body.role !== undefined && { role: body.role }),
@@ -132,6 +139,15 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
           .where('user_id', '=', request.params.userId)
           .returningAll()
           .executeTakeFirstOrThrow();
+        await recordChange(tx, deps.keyring, ctx, {
+          action: 'user.update',
+          resource: { type: 'user', id: user.user_id },
+          details: {
+            role: { from: before.role, to: user.role },
+            displayNameChanged: body.displayName !== undefined,
+          },
+        });
+        return user;
       });
       return userView(row);
     },
@@ -153,6 +169,10 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
           .where('user_id', '=', userId)
           .execute();
         await tx.deleteFrom('users').where('user_id', '=', userId).execute();
+        await recordChange(tx, deps.keyring, ctx, {
+          action: 'user.delete',
+          resource: { type: 'user', id: userId },
+        });
       });
       return { id: userId, object: 'user' as const, deleted: true };
     },

@@ -1,0 +1,187 @@
+import type { Selectable } from 'kysely';
+import { z } from 'zod';
+import { BkError } from '../core/errors.ts';
+import { isId } from '../core/ids.ts';
+import type { TenantContext } from '../core/tenant-context.ts';
+import type { AuditEventsTable } from '../db/schema.ts';
+import { type TenantTx, withOperator, withTenant } from '../db/scope.ts';
+import type { App, AppDeps } from '../http/app-types.ts';
+import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
+import { AUDIT_PAYLOAD_PURPOSE } from './append.ts';
+import { verifyChain } from './verify.ts';
+
+const idChars = /^[a-z0-9_]+$/;
+
+export const auditQuery = z.strictObject({
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  actor: z.string().min(1).max(64).regex(idChars, 'must be a key or user id').optional(),
+  action: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[a-z_.]+\*?$/, "must be an action like 'api_key.create', or a prefix ending in '*'")
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(idChars, 'must be an event id from a previous page')
+    .optional(),
+  format: z.enum(['json', 'jsonl']).default('json'),
+});
+type AuditQuery = z.infer<typeof auditQuery>;
+
+async function eventView(tx: TenantTx, keyring: TenantKeyring, row: Selectable<AuditEventsTable>) {
+  const payload =
+    row.sealed_payload === null
+      ? null
+      : (JSON.parse(
+          await keyring.openForTenant(tx, row.tenant_id, AUDIT_PAYLOAD_PURPOSE, row.sealed_payload),
+        ) as unknown);
+  return {
+    id: row.event_id,
+    object: 'audit_event' as const,
+    seq: Number(row.seq),
+    at: row.at.toISOString(),
+    actor: { kind: row.actor_kind, id: row.actor_id },
+    action: row.action,
+    resource: { type: row.resource_type, id: row.resource_id },
+    decision: row.decision,
+    rule: row.rule,
+    requestId: row.request_id,
+    details: row.details,
+    payload,
+    hash: Buffer.from(row.hash).toString('hex'),
+  };
+}
+
+async function page(
+  tx: TenantTx,
+  ctx: TenantContext,
+  query: AuditQuery,
+  after: string | undefined,
+) {
+  let q = tx.selectFrom('audit_events').selectAll().where('tenant_id', '=', ctx.tenantId);
+  if (query.from !== undefined) q = q.where('at', '>=', new Date(query.from));
+  if (query.to !== undefined) q = q.where('at', '<', new Date(query.to));
+  if (query.actor !== undefined) q = q.where('actor_id', '=', query.actor);
+  if (query.action !== undefined) {
+    q = query.action.endsWith('*')
+      ? q.where('action', 'like', `${query.action.slice(0, -1)}%`)
+      : q.where('action', '=', query.action);
+  }
+  if (after !== undefined) {
+    q = q.where('seq', '>', (eb) =>
+      eb.selectFrom('audit_events').select('seq').where('event_id', '=', after),
+    );
+  }
+  return q
+    .orderBy('seq')
+    .limit(query.limit + 1)
+    .execute();
+}
+
+/** Tenant admins read their own workspace's trail, content included; nobody else's. */
+export function registerAuditRoutes(app: App, deps: AppDeps): void {
+  app.get(
+    '/v1/audit',
+    {
+      schema: {
+        tags: ['audit'],
+        summary:
+          "This tenant's audit trail, oldest first; filters by time, actor and action; format=jsonl exports every matching event",
+        querystring: auditQuery,
+      },
+    },
+    async (request, reply) => {
+      const ctx = await deps.auth.tenant(request, 'audit:read');
+      const query = request.query;
+      if (query.after !== undefined && !isId('auditEvent', query.after)) {
+        throw new BkError('BK_VALIDATION_FAILED', 'after must be an audit event id.', {
+          param: 'after',
+        });
+      }
+      if (query.format === 'json') {
+        const rows = await withTenant(deps.db, ctx, async (tx) => {
+          const found = await page(tx, ctx, query, query.after);
+          return Promise.all(found.map((row) => eventView(tx, deps.keyring, row)));
+        });
+        const data = rows.slice(0, query.limit);
+        return {
+          object: 'list' as const,
+          data,
+          first_id: data[0]?.id ?? null,
+          last_id: data.at(-1)?.id ?? null,
+          has_more: rows.length > query.limit,
+        };
+      }
+      // The export goes out page by page, each read in its own short transaction.
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'application/x-ndjson',
+        'x-request-id': request.id,
+      });
+      let after = query.after;
+      for (;;) {
+        const views = await withTenant(deps.db, ctx, async (tx) => {
+          const found = await page(tx, ctx, query, after);
+          return Promise.all(
+            found.slice(0, query.limit).map((row) => eventView(tx, deps.keyring, row)),
+          );
+        });
+        for (const view of views) reply.raw.write(`${JSON.stringify(view)}\n`);
+        if (views.length < query.limit || reply.raw.destroyed) break;
+        after = views.at(-1)!.id;
+      }
+      reply.raw.end();
+      return reply;
+    },
+  );
+
+  app.get(
+    '/v1/audit/verify',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: "Verify this tenant's hash chain; reports the first broken link",
+      },
+    },
+    async (request) => {
+      const ctx = await deps.auth.tenant(request, 'audit:read');
+      return withTenant(deps.db, ctx, (tx) => verifyChain(tx, ctx.tenantId));
+    },
+  );
+
+  app.get(
+    '/v1/admin/tenants/:tenantId/audit/verify',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "Verify a tenant's audit hash chain (reads hashes, never payloads)",
+        params: z.strictObject({ tenantId: z.string().min(1).max(64) }),
+      },
+    },
+    async (request) => {
+      const operator = deps.auth.operator(request);
+      const { tenantId } = request.params;
+      if (!isId('tenant', tenantId))
+        throw new BkError('BK_NOT_FOUND', `No tenant with id '${tenantId}'.`);
+      return withOperator(
+        deps.db,
+        { operator, reason: 'verify audit chain', tenantId },
+        async (tx) => {
+          const tenant = await tx
+            .selectFrom('tenants')
+            .select('tenant_id')
+            .where('tenant_id', '=', tenantId)
+            .executeTakeFirst();
+          if (tenant === undefined)
+            throw new BkError('BK_NOT_FOUND', `No tenant with id '${tenantId}'.`);
+          return verifyChain(tx, tenantId);
+        },
+      );
+    },
+  );
+}

@@ -1,0 +1,93 @@
+import type { OperatorTx, TenantTx } from '../db/scope.ts';
+import { GENESIS_HASH, linkHash } from './chain.ts';
+
+export type ChainReport =
+  | { object: 'audit_verification'; tenantId: string; ok: true; events: number }
+  | {
+      object: 'audit_verification';
+      tenantId: string;
+      ok: false;
+      events: number;
+      /** The sequence number of the first link that does not hold. */
+      brokenAt: number;
+      reason: string;
+    };
+
+const PAGE = 1000;
+
+/**
+ * Walks the tenant's chain from the start and reports the first link that does not hold: a gap in
+ * the sequence (a deleted event), a previous-hash that is not the hash before it (a moved event), a
+ * hash that does not match the fields (an edited event), or a head past the last event (deleted
+ * events at the end).
+ */
+export async function verifyChain(
+  tx: TenantTx | OperatorTx,
+  tenantId: string,
+): Promise<ChainReport> {
+  let expectedSeq = 1;
+  let prevHash: Uint8Array = GENESIS_HASH;
+  const broken = (brokenAt: number, reason: string): ChainReport => ({
+    object: 'audit_verification',
+    tenantId,
+    ok: false,
+    events: expectedSeq - 1,
+    brokenAt,
+    reason,
+  });
+  for (;;) {
+    const rows = await tx
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('seq', '>=', String(expectedSeq))
+      .orderBy('seq')
+      .limit(PAGE)
+      .execute();
+    for (const row of rows) {
+      const seq = Number(row.seq);
+      if (seq !== expectedSeq) return broken(expectedSeq, `event ${expectedSeq} is missing`);
+      if (!Buffer.from(row.prev_hash).equals(prevHash)) {
+        return broken(seq, `event ${seq} does not follow event ${seq - 1} (moved or replaced)`);
+      }
+      const recomputed = linkHash(prevHash, {
+        tenantId: row.tenant_id,
+        seq,
+        eventId: row.event_id,
+        at: row.at,
+        actorKind: row.actor_kind,
+        actorId: row.actor_id,
+        action: row.action,
+        resourceType: row.resource_type,
+        resourceId: row.resource_id,
+        decision: row.decision,
+        rule: row.rule,
+        requestId: row.request_id,
+        details: row.details,
+        sealedPayload: row.sealed_payload,
+      });
+      if (!recomputed.equals(Buffer.from(row.hash))) {
+        return broken(seq, `event ${seq} was changed after it was written`);
+      }
+      prevHash = row.hash;
+      expectedSeq = seq + 1;
+    }
+    if (rows.length < PAGE) break;
+  }
+  const head = await tx
+    .selectFrom('audit_heads')
+    .select(['seq', 'hash'])
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  const headSeq = head === undefined ? 0 : Number(head.seq);
+  if (
+    headSeq !== expectedSeq - 1 ||
+    (head !== undefined && !Buffer.from(head.hash).equals(prevHash))
+  ) {
+    return broken(
+      expectedSeq,
+      `the chain's head is at event ${headSeq}, but the events end at ${expectedSeq - 1}`,
+    );
+  }
+  return { object: 'audit_verification', tenantId, ok: true, events: expectedSeq - 1 };
+}
