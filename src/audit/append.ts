@@ -29,57 +29,55 @@ export function actorOf(ctx: TenantContext): AuditActor {
 }
 
 /**
- * Appends one event to the tenant's chain inside the caller's transaction, so the event commits
- * with the change it records, or not at all. The head row is locked for the rest of the
- * transaction: appends of one tenant are serialised, and the chain never forks.
+ * Appends events of one tenant to its chain, in order, inside the caller's transaction, so they
+ * commit with the change they record, or not at all. The head row is locked for the rest of the
+ * transaction: appends of one tenant are serialised, and the chain never forks. A batch costs the
+ * same few statements as one event (one lock, one data-key read, one insert).
  */
-export async function appendAuditEvent(
+export async function appendAuditEvents(
   tx: TenantTx | OperatorTx,
   keyring: TenantKeyring,
-  event: AuditEvent,
+  tenantId: string,
+  events: readonly AuditEvent[],
 ): Promise<void> {
+  if (events.length === 0) return;
   await tx
     .insertInto('audit_heads')
-    .values({ tenant_id: event.tenantId, seq: 0, hash: GENESIS_HASH })
+    .values({ tenant_id: tenantId, seq: 0, hash: GENESIS_HASH })
     .onConflict((oc) => oc.column('tenant_id').doNothing())
     .execute();
   const head = await tx
     .selectFrom('audit_heads')
     .select(['seq', 'hash'])
-    .where('tenant_id', '=', event.tenantId)
+    .where('tenant_id', '=', tenantId)
     .forUpdate()
     .executeTakeFirstOrThrow();
 
-  const sealedPayload =
-    event.payload === undefined
-      ? null
-      : await keyring.sealForTenant(
-          tx,
-          event.tenantId,
-          AUDIT_PAYLOAD_PURPOSE,
-          JSON.stringify(event.payload),
-        );
-  const fields = {
-    tenantId: event.tenantId,
-    seq: Number(head.seq) + 1,
-    eventId: newId('auditEvent'),
-    at: new Date(),
-    actorKind: event.actor.kind,
-    actorId: event.actor.id,
-    action: event.action,
-    resourceType: event.resource.type,
-    resourceId: event.resource.id,
-    decision: event.decision,
-    rule: event.rule ?? null,
-    requestId: event.requestId ?? null,
-    details: event.details ?? {},
-    sealedPayload,
-  };
-  const hash = linkHash(head.hash, fields);
-  await tx
-    .insertInto('audit_events')
-    .values({
-      tenant_id: fields.tenantId,
+  const payloads = events.map((e) => (e.payload === undefined ? null : JSON.stringify(e.payload)));
+  const sealed = await keyring.sealManyForTenant(tx, tenantId, AUDIT_PAYLOAD_PURPOSE, payloads);
+  let seq = Number(head.seq);
+  let prevHash: Uint8Array = head.hash;
+  const rows = events.map((event, i) => {
+    if (event.tenantId !== tenantId) throw new Error('an audit batch holds one tenant only');
+    const fields = {
+      tenantId,
+      seq: ++seq,
+      eventId: newId('auditEvent'),
+      at: new Date(),
+      actorKind: event.actor.kind,
+      actorId: event.actor.id,
+      action: event.action,
+      resourceType: event.resource.type,
+      resourceId: event.resource.id,
+      decision: event.decision,
+      rule: event.rule ?? null,
+      requestId: event.requestId ?? null,
+      details: event.details ?? {},
+      sealedPayload: sealed[i] ?? null,
+    };
+    const hash = linkHash(prevHash, fields);
+    const row = {
+      tenant_id: tenantId,
       seq: fields.seq,
       event_id: fields.eventId,
       at: fields.at,
@@ -92,16 +90,27 @@ export async function appendAuditEvent(
       rule: fields.rule,
       request_id: fields.requestId,
       details: JSON.stringify(fields.details),
-      sealed_payload: sealedPayload,
-      prev_hash: head.hash,
+      sealed_payload: fields.sealedPayload,
+      prev_hash: prevHash,
       hash,
-    })
-    .execute();
+    };
+    prevHash = hash;
+    return row;
+  });
+  await tx.insertInto('audit_events').values(rows).execute();
   await tx
     .updateTable('audit_heads')
-    .set({ seq: fields.seq, hash })
-    .where('tenant_id', '=', event.tenantId)
+    .set({ seq, hash: prevHash })
+    .where('tenant_id', '=', tenantId)
     .execute();
+}
+
+export function appendAuditEvent(
+  tx: TenantTx | OperatorTx,
+  keyring: TenantKeyring,
+  event: AuditEvent,
+): Promise<void> {
+  return appendAuditEvents(tx, keyring, event.tenantId, [event]);
 }
 
 /** A change made by the request's principal inside its own tenant. */

@@ -3,7 +3,7 @@ import type { Insertable } from 'kysely';
 import { newId } from '../core/ids.ts';
 import type { UsageRecordsTable } from '../db/schema.ts';
 import { type Database, withTenantGroups } from '../db/scope.ts';
-import { type AuditEvent, appendAuditEvent } from '../audit/append.ts';
+import { type AuditEvent, appendAuditEvents } from '../audit/append.ts';
 import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 
 export type UsageRecord = Omit<Insertable<UsageRecordsTable>, 'usage_id'>;
@@ -104,12 +104,17 @@ export class UsageRecorder {
     return withTenantGroups(
       this.#db,
       () => byTenant(take()),
-      async (_tenantId, group, tx) => {
+      async (tenantId, group, tx) => {
         await tx
           .insertInto('usage_records')
           .values(group.map((p) => p.record))
           .execute();
-        for (const p of group) await appendAuditEvent(tx, this.#keyring, p.audit);
+        await appendAuditEvents(
+          tx,
+          this.#keyring,
+          tenantId,
+          group.map((p) => p.audit),
+        );
       },
     );
   }

@@ -73,4 +73,18 @@ export class TenantKeyring {
       'utf8',
     );
   }
+
+  /** Seals several values with one read of the data key; nulls stay null. */
+  async sealManyForTenant(
+    tx: TenantTx | OperatorTx,
+    tenantId: string,
+    purpose: string,
+    plaintexts: readonly (string | null)[],
+  ): Promise<(Buffer | null)[]> {
+    if (plaintexts.every((p) => p === null)) return plaintexts.map(() => null);
+    const key = await this.#dataKey(tx, tenantId);
+    return plaintexts.map((p) =>
+      p === null ? null : seal(key, Buffer.from(p, 'utf8'), `${tenantId}:${purpose}`),
+    );
+  }
 }
