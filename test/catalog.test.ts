@@ -33,6 +33,14 @@ beforeAll(async () => {
       },
     });
     await server.openai(t.apiKey).embeddings.create({ model: 'local/hash-embed', input: 'x' });
+    await server.request('POST', '/v1/access-grants', {
+      token: t.apiKey,
+      body: {
+        scope: 'audit:payloads',
+        reason: 'catalog',
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      },
+    });
   }
   tenantTables = (
     await server.database.ownerQuery<{ table_name: string }>(

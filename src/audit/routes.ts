@@ -2,9 +2,8 @@ import type { Selectable } from 'kysely';
 import { z } from 'zod';
 import { BkError } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
-import type { TenantContext } from '../core/tenant-context.ts';
 import type { AuditEventsTable } from '../db/schema.ts';
-import { type TenantTx, withOperator, withTenant } from '../db/scope.ts';
+import { type OperatorTx, type TenantTx, withOperator, withTenant } from '../db/scope.ts';
 import type { App, AppDeps } from '../http/app-types.ts';
 import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import { AUDIT_PAYLOAD_PURPOSE } from './append.ts';
@@ -33,13 +32,8 @@ export const auditQuery = z.strictObject({
 });
 type AuditQuery = z.infer<typeof auditQuery>;
 
-async function eventView(tx: TenantTx, keyring: TenantKeyring, row: Selectable<AuditEventsTable>) {
-  const payload =
-    row.sealed_payload === null
-      ? null
-      : (JSON.parse(
-          await keyring.openForTenant(tx, row.tenant_id, AUDIT_PAYLOAD_PURPOSE, row.sealed_payload),
-        ) as unknown);
+/** How an event looks through the API; the payload is whatever the reader may see of it. */
+export function eventView(row: Selectable<AuditEventsTable>, payload: unknown) {
   return {
     id: row.event_id,
     object: 'audit_event' as const,
@@ -57,13 +51,24 @@ async function eventView(tx: TenantTx, keyring: TenantKeyring, row: Selectable<A
   };
 }
 
-async function page(
-  tx: TenantTx,
-  ctx: TenantContext,
-  query: AuditQuery,
+/** The tenant's own admins see their content in plain text. */
+async function ownView(tx: TenantTx, keyring: TenantKeyring, row: Selectable<AuditEventsTable>) {
+  const payload =
+    row.sealed_payload === null
+      ? null
+      : (JSON.parse(
+          await keyring.openForTenant(tx, row.tenant_id, AUDIT_PAYLOAD_PURPOSE, row.sealed_payload),
+        ) as unknown);
+  return eventView(row, payload);
+}
+
+export async function auditPage(
+  tx: TenantTx | OperatorTx,
+  tenantId: string,
+  query: Pick<AuditQuery, 'from' | 'to' | 'actor' | 'action' | 'limit'>,
   after: string | undefined,
 ) {
-  let q = tx.selectFrom('audit_events').selectAll().where('tenant_id', '=', ctx.tenantId);
+  let q = tx.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenantId);
   if (query.from !== undefined) q = q.where('at', '>=', new Date(query.from));
   if (query.to !== undefined) q = q.where('at', '<', new Date(query.to));
   if (query.actor !== undefined) q = q.where('actor_id', '=', query.actor);
@@ -74,7 +79,11 @@ async function page(
   }
   if (after !== undefined) {
     q = q.where('seq', '>', (eb) =>
-      eb.selectFrom('audit_events').select('seq').where('event_id', '=', after),
+      eb
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('tenant_id', '=', tenantId)
+        .where('event_id', '=', after),
     );
   }
   return q
@@ -105,8 +114,8 @@ export function registerAuditRoutes(app: App, deps: AppDeps): void {
       }
       if (query.format === 'json') {
         const rows = await withTenant(deps.db, ctx, async (tx) => {
-          const found = await page(tx, ctx, query, query.after);
-          return Promise.all(found.map((row) => eventView(tx, deps.keyring, row)));
+          const found = await auditPage(tx, ctx.tenantId, query, query.after);
+          return Promise.all(found.map((row) => ownView(tx, deps.keyring, row)));
         });
         const data = rows.slice(0, query.limit);
         return {
@@ -126,9 +135,9 @@ export function registerAuditRoutes(app: App, deps: AppDeps): void {
       let after = query.after;
       for (;;) {
         const views = await withTenant(deps.db, ctx, async (tx) => {
-          const found = await page(tx, ctx, query, after);
+          const found = await auditPage(tx, ctx.tenantId, query, after);
           return Promise.all(
-            found.slice(0, query.limit).map((row) => eventView(tx, deps.keyring, row)),
+            found.slice(0, query.limit).map((row) => ownView(tx, deps.keyring, row)),
           );
         });
         for (const view of views) reply.raw.write(`${JSON.stringify(view)}\n`);

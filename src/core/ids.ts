@@ -16,6 +16,7 @@ export const idPrefixes = {
   request: 'req',
   operatorAction: 'opa',
   auditEvent: 'aud',
+  accessGrant: 'grt',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

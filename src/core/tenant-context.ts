@@ -20,6 +20,8 @@ export const scopes = [
   'users:read',
   'users:write',
   'audit:read',
+  'grants:read',
+  'grants:write',
 ] as const;
 export type Scope = (typeof scopes)[number];
 

@@ -122,6 +122,17 @@ export interface AuditEventsTable {
   hash: Uint8Array;
 }
 
+export interface AccessGrantsTable {
+  tenant_id: string;
+  grant_id: string;
+  scope: 'audit:payloads';
+  reason: string;
+  granted_by: string;
+  expires_at: Timestamp;
+  revoked_at: NullableTimestamp;
+  created_at: Generated<Date>;
+}
+
 export interface Tables {
   tenants: TenantsTable;
   tenant_data_keys: TenantDataKeysTable;
@@ -132,4 +143,5 @@ export interface Tables {
   operator_actions: OperatorActionsTable;
   audit_heads: AuditHeadsTable;
   audit_events: AuditEventsTable;
+  access_grants: AccessGrantsTable;
 }

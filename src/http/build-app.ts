@@ -9,6 +9,8 @@ import {
 import type { Config } from '../core/config.ts';
 import { newId } from '../core/ids.ts';
 import type { Database } from '../db/scope.ts';
+import { registerGrantRoutes } from '../audit/grants/routes.ts';
+import { registerOperatorAuditRoutes } from '../audit/operator-read.ts';
 import { registerAuditRoutes } from '../audit/routes.ts';
 import { registerChatRoutes } from '../gateway/chat/route.ts';
 import { registerEmbeddingRoutes } from '../gateway/embeddings/route.ts';
@@ -148,6 +150,8 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
   registerUsageRoutes(app, deps);
   registerTenantAdminRoutes(app, deps);
   registerAuditRoutes(app, deps);
+  registerGrantRoutes(app, deps);
+  registerOperatorAuditRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();

@@ -17,6 +17,8 @@ const admin: Scope[] = [
   'users:read',
   'users:write',
   'audit:read',
+  'grants:read',
+  'grants:write',
 ];
 
 /** The most a role may do; an API key's scopes can only narrow it. */

@@ -1,5 +1,6 @@
 import { foundation } from './0001-foundation.ts';
 import { audit } from './0002-audit.ts';
+import { accessGrants } from './0003-access-grants.ts';
 
 /** Applied in this order, each once, each in its own transaction. Never edit one that has shipped. */
-export const migrations: readonly { id: string; sql: string }[] = [foundation, audit];
+export const migrations: readonly { id: string; sql: string }[] = [foundation, audit, accessGrants];

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { BkError } from '../core/errors.ts';
+import { isId } from '../core/ids.ts';
+import { withOperator } from '../db/scope.ts';
+import type { App, AppDeps } from '../http/app-types.ts';
+import { AUDIT_PAYLOAD_PURPOSE, appendAuditEvent } from './append.ts';
+import { activeGrant } from './grants/repository.ts';
+import { auditPage, auditQuery, eventView } from './routes.ts';
+
+const operatorAuditQuery = auditQuery.omit({ format: true });
+
+export const REDACTED = { redacted: true, reason: "no active access grant for 'audit:payloads'" };
+
+/**
+ * Operators read a tenant's trail redacted by default: metadata yes, content no. With an active
+ * grant from the tenant, payloads come in plain text — and that read is itself an event in the
+ * tenant's own trail, so the tenant sees it happened.
+ */
+export function registerOperatorAuditRoutes(app: App, deps: AppDeps): void {
+  app.get(
+    '/v1/admin/tenants/:tenantId/audit',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "Read a tenant's audit trail: payloads redacted unless the tenant granted access",
+        params: z.strictObject({ tenantId: z.string().min(1).max(64) }),
+        querystring: operatorAuditQuery,
+      },
+    },
+    async (request) => {
+      const operator = deps.auth.operator(request);
+      const { tenantId } = request.params;
+      const query = request.query;
+      if (!isId('tenant', tenantId))
+        throw new BkError('BK_NOT_FOUND', `No tenant with id '${tenantId}'.`);
+      const given = request.headers['x-bulkhead-reason'];
+      const reason =
+        typeof given === 'string' && given.trim() !== ''
+          ? given.trim().slice(0, 500)
+          : 'read audit trail';
+      return withOperator(deps.db, { operator, reason, tenantId }, async (tx) => {
+        const tenant = await tx
+          .selectFrom('tenants')
+          .select('tenant_id')
+          .where('tenant_id', '=', tenantId)
+          .executeTakeFirst();
+        if (tenant === undefined)
+          throw new BkError('BK_NOT_FOUND', `No tenant with id '${tenantId}'.`);
+        const grant = await activeGrant(tx, tenantId, 'audit:payloads', deps.now());
+        const rows = await auditPage(tx, tenantId, query, query.after);
+        const page = rows.slice(0, query.limit);
+        const data = [];
+        for (const row of page) {
+          let payload: unknown = null;
+          if (row.sealed_payload !== null) {
+            payload =
+              grant === undefined
+                ? REDACTED
+                : (JSON.parse(
+                    await deps.keyring.openForTenant(
+                      tx,
+                      tenantId,
+                      AUDIT_PAYLOAD_PURPOSE,
+                      row.sealed_payload,
+                    ),
+                  ) as unknown);
+          }
+          data.push(eventView(row, payload));
+        }
+        if (grant !== undefined && page.some((row) => row.sealed_payload !== null)) {
+          await appendAuditEvent(tx, deps.keyring, {
+            tenantId,
+            actor: { kind: 'operator', id: operator },
+            action: 'operator.read_audit_payloads',
+            resource: { type: 'access_grant', id: grant.grant_id },
+            decision: 'allowed',
+            requestId: request.id,
+            details: {
+              reason,
+              events: page.filter((r) => r.sealed_payload !== null).map((r) => r.event_id),
+            },
+          });
+        }
+        return {
+          object: 'list' as const,
+          data,
+          first_id: data[0]?.id ?? null,
+          last_id: data.at(-1)?.id ?? null,
+          has_more: rows.length > query.limit,
+          payloads: grant === undefined ? ('redacted' as const) : ('granted' as const),
+        };
+      });
+    },
+  );
+}
