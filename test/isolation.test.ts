@@ -231,3 +231,127 @@ describe("tenant B against tenant A's objects", () => {
     expect(chat.choices[0]?.message.content).toBe('echo: still here');
   });
 });
+
+describe("tenant B against tenant A's audit trail", () => {
+  const wholeTrail = async (token: string): Promise<any[]> => {
+    const listed = await server.request('GET', '/v1/audit?limit=1000', { token });
+    expect(listed.status).toBe(200);
+    expect(listed.body.has_more).toBe(false);
+    return listed.body.data;
+  };
+
+  it("shows B none of A's events, requests, objects or content", async () => {
+    const mine = await wholeTrail(b.tenant.apiKey);
+    const theirs = await wholeTrail(a.tenant.apiKey);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(theirs.length).toBeGreaterThan(0);
+    const seen = JSON.stringify(mine);
+    for (const event of theirs) {
+      expect(seen).not.toContain(event.id);
+      if (event.requestId !== null) expect(seen).not.toContain(event.requestId);
+      // Model names are shared by design ('shared/gpt-x'); every other resource id is A's own.
+      if (event.resource.type !== 'model' && event.resource.id !== null)
+        expect(seen).not.toContain(event.resource.id);
+    }
+    for (const id of [a.tenant.id, a.tenant.apiKeyId, a.keyId, a.userId, a.providerId])
+      expect(seen).not.toContain(id);
+    for (const content of ['from alpha', 'alpha.test', 'sk-alpha-secret'])
+      expect(seen).not.toContain(content);
+    expect(seen).toContain('hello from bravo');
+  });
+
+  it("scopes every event B reads to B, by B's own principals", async () => {
+    const mine = await wholeTrail(b.tenant.apiKey);
+    const stored = await server.database.ownerQuery<{ tenant_id: string; n: string | number }>(
+      `select tenant_id, count(*) as n from audit_events where event_id = any($1::text[])
+        group by tenant_id`,
+      [mine.map((e) => e.id)],
+    );
+    expect(stored.map((r) => [r.tenant_id, Number(r.n)])).toEqual([[b.tenant.id, mine.length]]);
+    expect(mine[0]).toMatchObject({
+      seq: 1,
+      action: 'tenant.create',
+      resource: { type: 'tenant', id: b.tenant.id },
+    });
+    const keys = await server.request('GET', '/v1/keys?limit=100', { token: b.tenant.apiKey });
+    const bKeys = new Set(keys.body.data.map((k: { id: string }) => k.id));
+    for (const event of mine) {
+      expect(
+        event.actor.kind === 'operator' || bKeys.has(event.actor.id),
+        `actor of ${event.action}`,
+      ).toBe(true);
+    }
+    // And the other way round: nothing B did landed in A's trail.
+    for (const event of await wholeTrail(a.tenant.apiKey)) {
+      expect(bKeys.has(event.actor.id)).toBe(false);
+      expect(JSON.stringify(event)).not.toContain(b.tenant.id);
+    }
+  });
+
+  it("does not page from A's event ids: a foreign cursor is an unknown cursor", async () => {
+    const theirs = await wholeTrail(a.tenant.apiKey);
+    const mine = await wholeTrail(b.tenant.apiKey);
+    const mineIds = new Set(mine.map((e) => e.id));
+    const cursor = theirs[Math.floor(theirs.length / 2)].id as string;
+    const ghostCursor = cursor.slice(0, -6) + 'zzzzzz';
+    for (const format of ['json', 'jsonl']) {
+      const foreign = await server.request('GET', `/v1/audit?format=${format}&after=${cursor}`, {
+        token: b.tenant.apiKey,
+      });
+      const unknown = await server.request(
+        'GET',
+        `/v1/audit?format=${format}&after=${ghostCursor}`,
+        { token: b.tenant.apiKey },
+      );
+      expect([200, 400]).toContain(foreign.status);
+      expect(foreign.status).toBe(unknown.status);
+      const text = typeof foreign.body === 'string' ? foreign.body : JSON.stringify(foreign.body);
+      for (const event of theirs) expect(text).not.toContain(event.id);
+      expect(text).not.toContain(a.tenant.id);
+      if (foreign.status === 200) {
+        const listed: { id: string }[] =
+          format === 'json'
+            ? foreign.body.data
+            : typeof foreign.body === 'string'
+              ? foreign.body
+                  .split('\n')
+                  .filter((line: string) => line !== '')
+                  .map((line: string) => JSON.parse(line))
+              : [foreign.body];
+        for (const event of listed) expect(mineIds.has(event.id)).toBe(true);
+        // Whatever B gets says nothing about where A's cursor sits: same as for no such event.
+        expect(format === 'json' ? foreign.body.data : foreign.body).toEqual(
+          format === 'json' ? unknown.body.data : unknown.body,
+        );
+      }
+    }
+  });
+
+  it("verifies B's chain over B's events only", async () => {
+    const mine = await wholeTrail(b.tenant.apiKey);
+    const theirs = await wholeTrail(a.tenant.apiKey);
+    const counts = await server.database.ownerQuery<{ tenant_id: string; n: string | number }>(
+      `select tenant_id, count(*) as n from audit_events where tenant_id in ($1, $2)
+        group by tenant_id`,
+      [a.tenant.id, b.tenant.id],
+    );
+    const count = new Map(counts.map((r) => [r.tenant_id, Number(r.n)]));
+    const verified = await server.request('GET', '/v1/audit/verify', { token: b.tenant.apiKey });
+    expect(verified.status).toBe(200);
+    expect(verified.body).toMatchObject({ ok: true, tenantId: b.tenant.id, events: mine.length });
+    expect(verified.body.events).toBe(count.get(b.tenant.id));
+    const other = await server.request('GET', '/v1/audit/verify', { token: a.tenant.apiKey });
+    expect(other.body).toMatchObject({ ok: true, tenantId: a.tenant.id, events: theirs.length });
+    expect(other.body.events).toBe(count.get(a.tenant.id));
+  });
+
+  it('cannot use the operator verify endpoint with a tenant key', async () => {
+    for (const tenantId of [a.tenant.id, b.tenant.id]) {
+      const response = await server.request('GET', `/v1/admin/tenants/${tenantId}/audit/verify`, {
+        token: b.tenant.apiKey,
+      });
+      expect({ tenantId, status: response.status }).toEqual({ tenantId, status: 401 });
+      expect(JSON.stringify(response.body)).not.toContain('audit_verification');
+    }
+  });
+});

@@ -5,7 +5,7 @@ import { withOperator } from '../db/scope.ts';
 import type { App, AppDeps } from '../http/app-types.ts';
 import { AUDIT_PAYLOAD_PURPOSE, appendAuditEvent } from './append.ts';
 import { activeGrant } from './grants/repository.ts';
-import { auditPage, auditQuery, eventView } from './routes.ts';
+import { auditPage, auditQuery, eventView, UNREADABLE } from './routes.ts';
 
 const operatorAuditQuery = auditQuery.omit({ format: true });
 
@@ -49,24 +49,27 @@ export function registerOperatorAuditRoutes(app: App, deps: AppDeps): void {
         const grant = await activeGrant(tx, tenantId, 'audit:payloads', deps.now());
         const rows = await auditPage(tx, tenantId, query, query.after);
         const page = rows.slice(0, query.limit);
-        const data = [];
-        for (const row of page) {
-          let payload: unknown = null;
-          if (row.sealed_payload !== null) {
-            payload =
-              grant === undefined
+        const opened =
+          grant === undefined
+            ? page.map(() => null)
+            : await deps.keyring.openManyForTenant(
+                tx,
+                tenantId,
+                AUDIT_PAYLOAD_PURPOSE,
+                page.map((r) => r.sealed_payload),
+              );
+        const data = page.map((row, i) => {
+          const text = opened[i];
+          const payload =
+            row.sealed_payload === null
+              ? null
+              : grant === undefined
                 ? REDACTED
-                : (JSON.parse(
-                    await deps.keyring.openForTenant(
-                      tx,
-                      tenantId,
-                      AUDIT_PAYLOAD_PURPOSE,
-                      row.sealed_payload,
-                    ),
-                  ) as unknown);
-          }
-          data.push(eventView(row, payload));
-        }
+                : text == null
+                  ? UNREADABLE
+                  : (JSON.parse(text) as unknown);
+          return eventView(row, payload);
+        });
         if (grant !== undefined && page.some((row) => row.sealed_payload !== null)) {
           await appendAuditEvent(tx, deps.keyring, {
             tenantId,

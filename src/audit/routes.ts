@@ -14,7 +14,12 @@ const idChars = /^[a-z0-9_]+$/;
 export const auditQuery = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
-  actor: z.string().min(1).max(64).regex(idChars, 'must be a key or user id').optional(),
+  actor: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'must be an actor id as shown in the trail')
+    .optional(),
   action: z
     .string()
     .min(1)
@@ -51,15 +56,34 @@ export function eventView(row: Selectable<AuditEventsTable>, payload: unknown) {
   };
 }
 
-/** The tenant's own admins see their content in plain text. */
-async function ownView(tx: TenantTx, keyring: TenantKeyring, row: Selectable<AuditEventsTable>) {
-  const payload =
-    row.sealed_payload === null
-      ? null
-      : (JSON.parse(
-          await keyring.openForTenant(tx, row.tenant_id, AUDIT_PAYLOAD_PURPOSE, row.sealed_payload),
-        ) as unknown);
-  return eventView(row, payload);
+export const UNREADABLE = {
+  unreadable: true,
+  reason: 'the sealed payload does not open: it was altered, or its key no longer exists',
+};
+
+/** The tenant's own admins see their content in plain text; one bad payload spoils no other. */
+async function ownViews(
+  tx: TenantTx,
+  keyring: TenantKeyring,
+  rows: Selectable<AuditEventsTable>[],
+) {
+  if (rows.length === 0) return [];
+  const opened = await keyring.openManyForTenant(
+    tx,
+    rows[0]!.tenant_id,
+    AUDIT_PAYLOAD_PURPOSE,
+    rows.map((r) => r.sealed_payload),
+  );
+  return rows.map((row, i) => {
+    const text = opened[i];
+    const payload =
+      row.sealed_payload === null
+        ? null
+        : text == null
+          ? UNREADABLE
+          : (JSON.parse(text) as unknown);
+    return eventView(row, payload);
+  });
 }
 
 export async function auditPage(
@@ -115,7 +139,7 @@ export function registerAuditRoutes(app: App, deps: AppDeps): void {
       if (query.format === 'json') {
         const rows = await withTenant(deps.db, ctx, async (tx) => {
           const found = await auditPage(tx, ctx.tenantId, query, query.after);
-          return Promise.all(found.map((row) => ownView(tx, deps.keyring, row)));
+          return ownViews(tx, deps.keyring, found);
         });
         const data = rows.slice(0, query.limit);
         return {
@@ -133,18 +157,22 @@ export function registerAuditRoutes(app: App, deps: AppDeps): void {
         'x-request-id': request.id,
       });
       let after = query.after;
-      for (;;) {
-        const views = await withTenant(deps.db, ctx, async (tx) => {
-          const found = await auditPage(tx, ctx.tenantId, query, after);
-          return Promise.all(
-            found.slice(0, query.limit).map((row) => ownView(tx, deps.keyring, row)),
-          );
-        });
-        for (const view of views) reply.raw.write(`${JSON.stringify(view)}\n`);
-        if (views.length < query.limit || reply.raw.destroyed) break;
-        after = views.at(-1)!.id;
+      try {
+        for (;;) {
+          const views = await withTenant(deps.db, ctx, async (tx) => {
+            const found = await auditPage(tx, ctx.tenantId, query, after);
+            return ownViews(tx, deps.keyring, found.slice(0, query.limit));
+          });
+          for (const view of views) reply.raw.write(`${JSON.stringify(view)}\n`);
+          if (views.length < query.limit || reply.raw.destroyed) break;
+          after = views.at(-1)!.id;
+        }
+        reply.raw.end();
+      } catch (err) {
+        // The status line is gone already: cut the transfer so the client sees it incomplete.
+        request.log.error({ err }, 'audit export failed part-way');
+        reply.raw.destroy();
       }
-      reply.raw.end();
       return reply;
     },
   );

@@ -133,6 +133,15 @@ export interface AccessGrantsTable {
   created_at: Generated<Date>;
 }
 
+export interface TenantTombstonesTable {
+  deleted_tenant_id: string;
+  name: string;
+  deleted_at: Generated<Date>;
+  operator: string;
+  reason: string;
+  rows_removed: ColumnType<Record<string, number>, string, string>;
+}
+
 export interface Tables {
   tenants: TenantsTable;
   tenant_data_keys: TenantDataKeysTable;
@@ -144,4 +153,5 @@ export interface Tables {
   audit_heads: AuditHeadsTable;
   audit_events: AuditEventsTable;
   access_grants: AccessGrantsTable;
+  tenant_tombstones: TenantTombstonesTable;
 }

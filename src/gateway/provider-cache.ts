@@ -40,4 +40,9 @@ export class ProviderCache<V> {
   forget(tenantId: string, name: string): void {
     this.#entries.delete(`${tenantId}/${name}`);
   }
+
+  forgetTenant(tenantId: string): void {
+    for (const key of this.#entries.keys())
+      if (key.startsWith(`${tenantId}/`)) this.#entries.delete(key);
+  }
 }

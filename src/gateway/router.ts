@@ -120,6 +120,11 @@ export class ModelRouter {
     this.#cache.forget(ctx.tenantId, name);
   }
 
+  /** A deleted tenant's providers leave the cache with it. */
+  forgetTenant(tenantId: string): void {
+    this.#cache.forgetTenant(tenantId);
+  }
+
   #build(row: ProviderRow, apiKey: string | null): Provider {
     if (row.kind === 'anthropic') {
       return createAnthropicProvider(

@@ -22,6 +22,8 @@ import { registerApiKeyRoutes } from '../identity/api-keys/routes.ts';
 import { createAuthenticator } from '../identity/authenticate/index.ts';
 import { registerTenantAdminRoutes } from '../identity/tenants/routes.ts';
 import { registerUserRoutes } from '../identity/users/routes.ts';
+import { registerTenantDeleteRoutes } from '../lifecycle/delete/routes.ts';
+import { registerTenantExportRoutes } from '../lifecycle/export/routes.ts';
 import { registerUsageRoutes } from '../metering/routes.ts';
 import { UsageRecorder } from '../metering/usage-recorder.ts';
 import { TenantKeyring } from '../secrets/tenant-keyring.ts';
@@ -152,6 +154,8 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
   registerAuditRoutes(app, deps);
   registerGrantRoutes(app, deps);
   registerOperatorAuditRoutes(app, deps);
+  registerTenantDeleteRoutes(app, deps);
+  registerTenantExportRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();

@@ -87,4 +87,26 @@ export class TenantKeyring {
       p === null ? null : seal(key, Buffer.from(p, 'utf8'), `${tenantId}:${purpose}`),
     );
   }
+
+  /**
+   * Opens several values with one read of the data key. A value that does not open (altered, or
+   * sealed under a key since destroyed) comes back as null instead of failing the others.
+   */
+  async openManyForTenant(
+    tx: TenantTx | OperatorTx,
+    tenantId: string,
+    purpose: string,
+    sealed: readonly (Uint8Array | null)[],
+  ): Promise<(string | null)[]> {
+    if (sealed.every((s) => s === null)) return sealed.map(() => null);
+    const key = await this.#dataKey(tx, tenantId);
+    return sealed.map((s) => {
+      if (s === null) return null;
+      try {
+        return open(key, s, `${tenantId}:${purpose}`).toString('utf8');
+      } catch {
+        return null;
+      }
+    });
+  }
 }

@@ -1,6 +1,12 @@
 import { foundation } from './0001-foundation.ts';
 import { audit } from './0002-audit.ts';
 import { accessGrants } from './0003-access-grants.ts';
+import { tenantTombstones } from './0004-tenant-tombstones.ts';
 
 /** Applied in this order, each once, each in its own transaction. Never edit one that has shipped. */
-export const migrations: readonly { id: string; sql: string }[] = [foundation, audit, accessGrants];
+export const migrations: readonly { id: string; sql: string }[] = [
+  foundation,
+  audit,
+  accessGrants,
+  tenantTombstones,
+];
