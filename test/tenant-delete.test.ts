@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBulkhead, type RunningBulkhead, type TestTenant } from './support/bulkhead-server.ts';
+
+/**
+ * Deleting a tenant removes its rows from every table the catalog lists, destroys its data key,
+ * leaves a tombstone, and touches no neighbour's row.
+ */
+let server: RunningBulkhead;
+let tenants: TestTenant[];
+let tables: string[];
+
+async function populate(t: TestTenant) {
+  await server.request('POST', '/v1/users', {
+    token: t.apiKey,
+    body: { email: `u@${t.name}.test`, role: 'member' },
+  });
+  await server.request('POST', '/v1/keys', {
+    token: t.apiKey,
+    body: { name: 'k', role: 'member' },
+  });
+  await server.request('POST', '/v1/providers', {
+    token: t.apiKey,
+    body: {
+      name: 'p',
+      kind: 'openai',
+      baseUrl: 'https://api.example.com/v1',
+      apiKey: `sk-${t.name}`,
+      models: ['m'],
+    },
+  });
+  await server.request('POST', '/v1/access-grants', {
+    token: t.apiKey,
+    body: {
+      scope: 'audit:payloads',
+      reason: 'r',
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    },
+  });
+  await server
+    .openai(t.apiKey)
+    .chat.completions.create({
+      model: 'local/extractive',
+      messages: [{ role: 'user', content: `secret of ${t.name}` }],
+    });
+  await server.openai(t.apiKey).embeddings.create({ model: 'local/hash-embed', input: 'x' });
+}
+
+async function counts(tenantId: string): Promise<Record<string, number>> {
+  const result: Record<string, number> = {};
+  for (const table of tables) {
+    const [row] = await server.database.ownerQuery<{ n: number }>(
+      `select count(*)::int as n from ${table} where tenant_id = $1`,
+      [tenantId],
+    );
+    result[table] = row!.n;
+  }
+  return result;
+}
+
+const del = (tenantId: string, token = server.adminToken) =>
+  server.request('DELETE', `/v1/admin/tenants/${tenantId}`, {
+    token,
+    headers: { 'x-bulkhead-reason': 'customer left' },
+  });
+
+beforeAll(async () => {
+  server = await startBulkhead();
+  tenants = [];
+  for (const name of ['del-a', 'del-b', 'del-c']) {
+    const t = await server.createTenant(name);
+    await populate(t);
+    tenants.push(t);
+  }
+  tables = (
+    await server.database.ownerQuery<{ table_name: string }>(
+      `select table_name from information_schema.columns where table_schema = 'public' and column_name = 'tenant_id' order by 1`,
+    )
+  ).map((r) => r.table_name);
+});
+afterAll(() => server.close());
+
+describe('deleting a tenant', () => {
+  it('refuses an active tenant: suspend first', async () => {
+    const response = await del(tenants[0]!.id);
+    expect(response.status).toBe(409);
+    expect(response.body.error.message).toContain('Suspend');
+    expect((await counts(tenants[0]!.id)).tenants).toBe(1);
+  });
+
+  it('refuses tenant keys, and unknown tenants', async () => {
+    expect((await del(tenants[0]!.id, tenants[0]!.apiKey)).status).toBe(401);
+    expect((await del('tn_00000000000000000000000000')).status).toBe(404);
+  });
+
+  it('removes every row of the tenant from every table, and nothing of its neighbours', async () => {
+    const [a, b, c] = tenants as [TestTenant, TestTenant, TestTenant];
+    const before = await counts(a.id);
+    for (const table of tables)
+      expect({ table, rows: before[table]! > 0 }).toEqual({ table, rows: true });
+    const neighbours = [await counts(b.id), await counts(c.id)];
+
+    expect(
+      (
+        await server.request('POST', `/v1/admin/tenants/${a.id}/suspend`, {
+          token: server.adminToken,
+        })
+      ).status,
+    ).toBe(200);
+    const suspendedCounts = await counts(a.id);
+    const response = await del(a.id);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      tenantId: a.id,
+      name: 'del-a',
+      reason: 'customer left',
+      rowsRemaining: 0,
+      tablesScanned: tables.length,
+    });
+    expect(response.body.rowsRemoved).toEqual(suspendedCounts);
+
+    const after = await counts(a.id);
+    expect(Object.values(after).every((n) => n === 0)).toBe(true);
+    expect([await counts(b.id), await counts(c.id)]).toEqual(neighbours);
+
+    const [tombstone] = await server.database.ownerQuery<Record<string, any>>(
+      `select * from tenant_tombstones where deleted_tenant_id = $1`,
+      [a.id],
+    );
+    expect(tombstone).toMatchObject({
+      name: 'del-a',
+      operator: 'admin-token',
+      reason: 'customer left',
+    });
+    expect(tombstone!.rows_removed).toEqual(suspendedCounts);
+  });
+
+  it("destroys the tenant's data key, and its credentials stop working", async () => {
+    const [a, b] = tenants as [TestTenant, TestTenant];
+    const keys = await server.database.ownerQuery(
+      `select 1 from tenant_data_keys where tenant_id = $1`,
+      [a.id],
+    );
+    expect(keys).toEqual([]);
+    expect((await server.request('GET', '/v1/models', { token: a.apiKey })).status).toBe(401);
+    expect((await server.request('GET', '/v1/models', { token: b.apiKey })).status).toBe(200);
+    const verify = await server.request('GET', '/v1/audit/verify', { token: b.apiKey });
+    expect(verify.body.ok).toBe(true);
+  });
+
+  it('answers 404 for a tenant already deleted', async () => {
+    expect((await del(tenants[0]!.id)).status).toBe(404);
+    expect(
+      (
+        await server.request('GET', `/v1/admin/tenants/${tenants[0]!.id}`, {
+          token: server.adminToken,
+        })
+      ).status,
+    ).toBe(404);
+  });
+});
