@@ -36,12 +36,10 @@ async function populate(t: TestTenant) {
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     },
   });
-  await server
-    .openai(t.apiKey)
-    .chat.completions.create({
-      model: 'local/extractive',
-      messages: [{ role: 'user', content: `secret of ${t.name}` }],
-    });
+  await server.openai(t.apiKey).chat.completions.create({
+    model: 'local/extractive',
+    messages: [{ role: 'user', content: `secret of ${t.name}` }],
+  });
   await server.openai(t.apiKey).embeddings.create({ model: 'local/hash-embed', input: 'x' });
 }
 
