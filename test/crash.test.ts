@@ -18,7 +18,7 @@ afterAll(async () => {
 async function crashAndCheck(env: Record<string, string>, adminToken: string) {
   let server = await startServerProcess(env);
   const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
-  const tenant = await (
+  const tenant: any = await (
     await fetch(`${server.url}/v1/admin/tenants`, {
       method: 'POST',
       headers: admin,
@@ -42,7 +42,10 @@ async function crashAndCheck(env: Record<string, string>, adminToken: string) {
   const stopFiring = Date.now() + 1500;
   let killed = false;
   const loops = Array.from({ length: 16 }, async () => {
-    while (!killed && Date.now() < stopFiring) inFlight.push(fire());
+    while (!killed && Date.now() < stopFiring) {
+      inFlight.push(fire());
+      await new Promise((r) => setImmediate(r));
+    }
   });
   await new Promise((r) => setTimeout(r, 700));
   server.child.kill('SIGKILL');
@@ -60,7 +63,7 @@ async function crashAndCheck(env: Record<string, string>, adminToken: string) {
   });
   const verify = await (await fetch(`${server.url}/v1/audit/verify`, { headers })).json();
   expect(verify).toMatchObject({ ok: true });
-  const usage = await (await fetch(`${server.url}/v1/usage`, { headers })).json();
+  const usage: any = await (await fetch(`${server.url}/v1/usage`, { headers })).json();
   const chats = await (
     await fetch(`${server.url}/v1/audit?action=chat.completion&limit=1000&format=jsonl`, {
       headers,

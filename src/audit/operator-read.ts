@@ -6,6 +6,7 @@ import type { App, AppDeps } from '../http/app-types.ts';
 import { AUDIT_PAYLOAD_PURPOSE, appendAuditEvent } from './append.ts';
 import { activeGrant } from './grants/repository.ts';
 import { auditPage, auditQuery, eventView, UNREADABLE } from './routes.ts';
+import { operatorReason } from '../http/operator-reason.ts';
 
 const operatorAuditQuery = auditQuery.omit({ format: true });
 
@@ -33,11 +34,7 @@ export function registerOperatorAuditRoutes(app: App, deps: AppDeps): void {
       const query = request.query;
       if (!isId('tenant', tenantId))
         throw new BkError('BK_NOT_FOUND', `No tenant with id '${tenantId}'.`);
-      const given = request.headers['x-bulkhead-reason'];
-      const reason =
-        typeof given === 'string' && given.trim() !== ''
-          ? given.trim().slice(0, 500)
-          : 'read audit trail';
+      const reason = operatorReason(request, 'read audit trail');
       return withOperator(deps.db, { operator, reason, tenantId }, async (tx) => {
         const tenant = await tx
           .selectFrom('tenants')

@@ -16,13 +16,8 @@ import {
 import { issueApiKey } from '../api-keys/issue.ts';
 import { revokeKey } from '../api-keys/repository.ts';
 import { keyView } from '../api-keys/view.ts';
-import {
-  createTenantBody,
-  operatorKeyBody,
-  reasonHeader,
-  tenantIdParams,
-  tenantKeyParams,
-} from './schema.ts';
+import { operatorReason } from '../../http/operator-reason.ts';
+import { createTenantBody, operatorKeyBody, tenantIdParams, tenantKeyParams } from './schema.ts';
 
 function tenantView(row: Selectable<TenantsTable>) {
   return {
@@ -33,11 +28,6 @@ function tenantView(row: Selectable<TenantsTable>) {
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
-}
-
-function reason(request: FastifyRequest, fallback: string): string {
-  const given = request.headers[reasonHeader];
-  return typeof given === 'string' && given.trim() !== '' ? given.trim().slice(0, 500) : fallback;
 }
 
 function checkTenantId(tenantId: string): void {
@@ -63,7 +53,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
       resource,
       decision: 'allowed',
       requestId: request.id,
-      details: { ...details, reason: reason(request, action) },
+      details: { ...details, reason: operatorReason(request, action) },
     });
 
   const tags = ['admin'];
@@ -82,7 +72,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
       const tenantId = newId('tenant');
       const result = await withOperator(
         deps.db,
-        { operator, reason: reason(request, 'create tenant'), tenantId },
+        { operator, reason: operatorReason(request, 'create tenant'), tenantId },
         async (tx) => {
           const tenant = await tx
             .insertInto('tenants')
@@ -134,7 +124,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
       const { limit, after } = request.query;
       const rows = await withOperator(
         deps.db,
-        { operator, reason: reason(request, 'list tenants') },
+        { operator, reason: operatorReason(request, 'list tenants') },
         (tx) => {
           let query = tx
             .selectFrom('tenants')
@@ -158,7 +148,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
       checkTenantId(tenantId);
       const row = await withOperator(
         deps.db,
-        { operator, reason: reason(request, 'get tenant'), tenantId },
+        { operator, reason: operatorReason(request, 'get tenant'), tenantId },
         (tx) =>
           tx.selectFrom('tenants').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst(),
       );
@@ -189,7 +179,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
         checkTenantId(tenantId);
         const row = await withOperator(
           deps.db,
-          { operator, reason: reason(request, `${action} tenant`), tenantId },
+          { operator, reason: operatorReason(request, `${action} tenant`), tenantId },
           async (tx) => {
             const updated = await tx
               .updateTable('tenants')
@@ -229,7 +219,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
       const body = request.body;
       const key = await withOperator(
         deps.db,
-        { operator, reason: reason(request, 'create API key'), tenantId },
+        { operator, reason: operatorReason(request, 'create API key'), tenantId },
         async (tx) => {
           const tenant = await tx
             .selectFrom('tenants')
@@ -272,7 +262,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
       checkTenantId(tenantId);
       const row = await withOperator(
         deps.db,
-        { operator, reason: reason(request, 'revoke API key'), tenantId },
+        { operator, reason: operatorReason(request, 'revoke API key'), tenantId },
         async (tx) => {
           const revoked = await revokeKey(tx, tenantId, keyId, deps.now());
           if (revoked !== undefined) {
@@ -295,8 +285,10 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
     async (request) => {
       const operator = deps.auth.operator(request);
       const window = usageWindow(request.query, deps.now());
-      return withOperator(deps.db, { operator, reason: reason(request, 'usage summary') }, (tx) =>
-        usageByTenant(tx, window),
+      return withOperator(
+        deps.db,
+        { operator, reason: operatorReason(request, 'usage summary') },
+        (tx) => usageByTenant(tx, window),
       );
     },
   );
@@ -318,7 +310,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
       const window = usageWindow(request.query, deps.now());
       return withOperator(
         deps.db,
-        { operator, reason: reason(request, 'tenant usage report'), tenantId },
+        { operator, reason: operatorReason(request, 'tenant usage report'), tenantId },
         (tx) => usageReport(tx, tenantId, window),
       );
     },

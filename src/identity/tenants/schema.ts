@@ -16,5 +16,3 @@ export const operatorKeyBody = z.strictObject({
     .refine((v) => Date.parse(v) > Date.now(), 'must be in the future')
     .optional(),
 });
-/** Operators may attach why they act; it lands in the operator log. */
-export const reasonHeader = 'x-bulkhead-reason';

@@ -5,6 +5,7 @@ import { isId } from '../../core/ids.ts';
 import { withOperator } from '../../db/scope.ts';
 import type { App, AppDeps } from '../../http/app-types.ts';
 import { countTenantRows, tenantTablesChildrenFirst } from './tenant-tables.ts';
+import { operatorReason } from '../../http/operator-reason.ts';
 
 /**
  * Deleting a tenant: it must be suspended first (so nothing of it is in flight). Every row with its
@@ -27,11 +28,7 @@ export function registerTenantDeleteRoutes(app: App, deps: AppDeps): void {
       const operator = deps.auth.operator(request);
       const { tenantId } = request.params;
       if (!isId('tenant', tenantId)) throw notFound('tenant', tenantId);
-      const given = request.headers['x-bulkhead-reason'];
-      const reason =
-        typeof given === 'string' && given.trim() !== ''
-          ? given.trim().slice(0, 500)
-          : 'delete tenant';
+      const reason = operatorReason(request, 'delete tenant');
       const result = await withOperator(deps.db, { operator, reason, tenantId }, async (tx) => {
         const tenant = await tx
           .selectFrom('tenants')

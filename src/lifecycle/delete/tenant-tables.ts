@@ -6,10 +6,16 @@ import type { OperatorTx } from '../../db/scope.ts';
  * forgotten), ordered so that a table comes before the tables its foreign keys point to.
  */
 export async function tenantTablesChildrenFirst(tx: OperatorTx): Promise<string[]> {
+  // pg_catalog, not information_schema: the latter hides tables the role holds no privilege on,
+  // which would drop them from the deletion and from the scan that proves it complete.
   const tables = await sql<{ table_name: string }>`
-    select c.table_name from information_schema.columns c
-    join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
-    where c.table_schema = 'public' and c.column_name = 'tenant_id' and t.table_type = 'BASE TABLE'
+    select c.relname as table_name from pg_class c
+    join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition
+      and exists (
+        select 1 from pg_attribute a
+        where a.attrelid = c.oid and a.attname = 'tenant_id' and a.attnum > 0 and not a.attisdropped
+      )
     order by 1`.execute(tx);
   const edges = await sql<{ child: string; parent: string }>`
     select distinct cl.relname as child, pl.relname as parent from pg_constraint k
