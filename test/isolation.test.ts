@@ -12,6 +12,7 @@ interface Owned {
   keyId: string;
   userId: string;
   providerId: string;
+  grantId: string;
 }
 
 let server: RunningBulkhead;
@@ -53,12 +54,26 @@ async function populate(
       models: ['only-mine'],
     },
   });
-  for (const r of [user, key, provider]) expect(r.status).toBe(201);
+  const grant = await server.request('POST', '/v1/access-grants', {
+    token: t,
+    body: {
+      scope: 'audit:payloads',
+      reason: 'support',
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    },
+  });
+  for (const r of [user, key, provider, grant]) expect(r.status).toBe(201);
   await server.openai(t).chat.completions.create({
     model: 'shared/gpt-x',
     messages: [{ role: 'user', content: `hello from ${tenant.name}` }],
   });
-  return { tenant, keyId: key.body.id, userId: user.body.id, providerId: provider.body.id };
+  return {
+    tenant,
+    keyId: key.body.id,
+    userId: user.body.id,
+    providerId: provider.body.id,
+    grantId: grant.body.id,
+  };
 }
 
 beforeAll(async () => {
@@ -93,12 +108,19 @@ const byIdAttacks: Attack[] = [
   ['read a user', 'GET', (o) => `/v1/users/${o.userId}`],
   ['change a user', 'PATCH', (o) => `/v1/users/${o.userId}`, () => ({ role: 'viewer' })],
   ['delete a user', 'DELETE', (o) => `/v1/users/${o.userId}`],
+  ['revoke an access grant', 'DELETE', (o) => `/v1/access-grants/${o.grantId}`],
 ];
 
 /** The same id shape, but for nothing at all: what B sees must not differ. */
 function ghost(o: Owned): Owned {
   const swap = (id: string) => id.slice(0, -6) + 'zzzzzz';
-  return { ...o, keyId: swap(o.keyId), userId: swap(o.userId), providerId: swap(o.providerId) };
+  return {
+    ...o,
+    keyId: swap(o.keyId),
+    userId: swap(o.userId),
+    providerId: swap(o.providerId),
+    grantId: swap(o.grantId),
+  };
 }
 
 describe("tenant B against tenant A's objects", () => {
@@ -134,6 +156,7 @@ describe("tenant B against tenant A's objects", () => {
     ['keys', '/v1/keys', (o: Owned) => [o.keyId, o.tenant.apiKeyId]],
     ['providers', '/v1/providers', (o: Owned) => [o.providerId]],
     ['users', '/v1/users', (o: Owned) => [o.userId]],
+    ['access grants', '/v1/access-grants', (o: Owned) => [o.grantId]],
   ])('lists none of A’s %s', async (_name, path, ids) => {
     const listed = await server.request('GET', `${path}?limit=100`, { token: b.tenant.apiKey });
     expect(listed.status).toBe(200);
@@ -224,6 +247,10 @@ describe("tenant B against tenant A's objects", () => {
     expect(provider.body.baseUrl).toBe(upstream.url);
     const user = await server.request('GET', `/v1/users/${a.userId}`, { token: t });
     expect(user.body.role).toBe('admin');
+    const grants = await server.request('GET', '/v1/access-grants', { token: t });
+    expect(grants.body.data.find((g: { id: string }) => g.id === a.grantId)).toMatchObject({
+      active: true,
+    });
     const chat = await server.openai(t).chat.completions.create({
       model: 'shared/gpt-x',
       messages: [{ role: 'user', content: 'still here' }],
