@@ -29,6 +29,33 @@ export function actorOf(ctx: TenantContext): AuditActor {
 }
 
 /**
+ * Locks the tenant's chain head, and reads its data key in the same statement (appends run on
+ * every AI call). The head is created on the tenant's first append.
+ */
+async function lockHead(tx: TenantTx | OperatorTx, tenantId: string) {
+  const read = () =>
+    tx
+      .selectFrom('audit_heads')
+      .innerJoin('tenant_data_keys', 'tenant_data_keys.tenant_id', 'audit_heads.tenant_id')
+      .select(['audit_heads.seq', 'audit_heads.hash', 'tenant_data_keys.wrapped_key'])
+      .where('audit_heads.tenant_id', '=', tenantId)
+      .orderBy('tenant_data_keys.key_version', 'desc')
+      .limit(1)
+      .forUpdate('audit_heads')
+      .executeTakeFirst();
+  const head = await read();
+  if (head !== undefined) return head;
+  await tx
+    .insertInto('audit_heads')
+    .values({ tenant_id: tenantId, seq: 0, hash: GENESIS_HASH })
+    .onConflict((oc) => oc.column('tenant_id').doNothing())
+    .execute();
+  const created = await read();
+  if (created === undefined) throw new Error(`tenant ${tenantId} has no data key`);
+  return created;
+}
+
+/**
  * Appends events of one tenant to its chain, in order, inside the caller's transaction, so they
  * commit with the change they record, or not at all. The head row is locked for the rest of the
  * transaction: appends of one tenant are serialised, and the chain never forks. A batch costs the
@@ -41,20 +68,14 @@ export async function appendAuditEvents(
   events: readonly AuditEvent[],
 ): Promise<void> {
   if (events.length === 0) return;
-  await tx
-    .insertInto('audit_heads')
-    .values({ tenant_id: tenantId, seq: 0, hash: GENESIS_HASH })
-    .onConflict((oc) => oc.column('tenant_id').doNothing())
-    .execute();
-  const head = await tx
-    .selectFrom('audit_heads')
-    .select(['seq', 'hash'])
-    .where('tenant_id', '=', tenantId)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
-
+  const head = await lockHead(tx, tenantId);
   const payloads = events.map((e) => (e.payload === undefined ? null : JSON.stringify(e.payload)));
-  const sealed = await keyring.sealManyForTenant(tx, tenantId, AUDIT_PAYLOAD_PURPOSE, payloads);
+  const sealed = keyring.sealManyWithWrappedKey(
+    tenantId,
+    head.wrapped_key,
+    AUDIT_PAYLOAD_PURPOSE,
+    payloads,
+  );
   let seq = Number(head.seq);
   let prevHash: Uint8Array = head.hash;
   const rows = events.map((event, i) => {

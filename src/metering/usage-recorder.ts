@@ -60,7 +60,10 @@ export class UsageRecorder {
             ? resolve()
             : reject(err instanceof Error ? err : new Error('usage write failed', { cause: err })),
       });
-      this.#writing ??= this.#drain();
+      // One turn of the event loop first: the embedded database answers without yielding, so
+      // without it every record would commit alone; with it, records from every response that
+      // arrived in this turn share the commit.
+      this.#writing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.#drain());
     });
   }
 

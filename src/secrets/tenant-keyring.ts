@@ -74,20 +74,6 @@ export class TenantKeyring {
     );
   }
 
-  /** Seals several values with one read of the data key; nulls stay null. */
-  async sealManyForTenant(
-    tx: TenantTx | OperatorTx,
-    tenantId: string,
-    purpose: string,
-    plaintexts: readonly (string | null)[],
-  ): Promise<(Buffer | null)[]> {
-    if (plaintexts.every((p) => p === null)) return plaintexts.map(() => null);
-    const key = await this.#dataKey(tx, tenantId);
-    return plaintexts.map((p) =>
-      p === null ? null : seal(key, Buffer.from(p, 'utf8'), `${tenantId}:${purpose}`),
-    );
-  }
-
   /**
    * Opens several values with one read of the data key. A value that does not open (altered, or
    * sealed under a key since destroyed) comes back as null instead of failing the others.
@@ -108,5 +94,19 @@ export class TenantKeyring {
         return null;
       }
     });
+  }
+
+  /** For callers that read the wrapped data key themselves, in a query they make anyway. */
+  sealManyWithWrappedKey(
+    tenantId: string,
+    wrappedKey: Uint8Array,
+    purpose: string,
+    plaintexts: readonly (string | null)[],
+  ): (Buffer | null)[] {
+    if (plaintexts.every((p) => p === null)) return plaintexts.map(() => null);
+    const key = this.#unwrap(tenantId, wrappedKey);
+    return plaintexts.map((p) =>
+      p === null ? null : seal(key, Buffer.from(p, 'utf8'), `${tenantId}:${purpose}`),
+    );
   }
 }
