@@ -68,6 +68,20 @@ const fields = {
     doc: 'Base64 of 32 random bytes that wraps every tenant data key. Required with DATABASE_URL; generated into the data directory otherwise.',
     secret: true,
   },
+  previousMasterKeys: {
+    env: 'BULKHEAD_PREVIOUS_MASTER_KEYS',
+    schema: optional(
+      z
+        .string()
+        .refine(
+          (v) => v.split(',').every((k) => Buffer.from(k.trim(), 'base64').length === 32),
+          'must be comma-separated base64 keys of 32 bytes each',
+        )
+        .transform((v) => v.split(',').map((k) => Buffer.from(k.trim(), 'base64'))),
+    ),
+    doc: 'Master keys being rotated away from (comma-separated base64). Read, never written; remove them after POST /v1/admin/master-key/rotate.',
+    secret: true,
+  },
   adminToken: {
     env: 'BULKHEAD_ADMIN_TOKEN',
     schema: optional(z.string().min(32, 'must be at least 32 characters')),

@@ -26,6 +26,7 @@ import { registerTenantDeleteRoutes } from '../lifecycle/delete/routes.ts';
 import { registerTenantExportRoutes } from '../lifecycle/export/routes.ts';
 import { registerUsageRoutes } from '../metering/routes.ts';
 import { UsageRecorder } from '../metering/usage-recorder.ts';
+import { registerMasterKeyRoutes } from '../secrets/routes.ts';
 import { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import type { App, AppDeps } from './app-types.ts';
 import { registerErrorHandling } from './errors.ts';
@@ -36,6 +37,8 @@ export interface BuildOptions {
   config: Config;
   db: Database;
   masterKey: Uint8Array;
+  /** Master keys being rotated away from: read, never written. */
+  previousMasterKeys?: readonly Uint8Array[];
   now?: () => Date;
   /** Overrides the logger built from the config (tests pass a stream to read the logs). */
   logger?: FastifyServerOptions['logger'];
@@ -110,7 +113,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     transform: jsonSchemaTransform,
   });
 
-  const keyring = new TenantKeyring(options.masterKey);
+  const keyring = new TenantKeyring(options.masterKey, options.previousMasterKeys ?? []);
   const upstream = new UpstreamClient({
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     timeoutMs: config.upstreamTimeoutMs,
@@ -156,6 +159,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
   registerOperatorAuditRoutes(app, deps);
   registerTenantDeleteRoutes(app, deps);
   registerTenantExportRoutes(app, deps);
+  registerMasterKeyRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();

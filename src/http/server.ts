@@ -28,6 +28,7 @@ export async function serve(env: Env): Promise<void> {
     config: { ...config, adminToken: secrets.adminToken },
     db,
     masterKey: secrets.masterKey,
+    previousMasterKeys: config.previousMasterKeys ?? [],
   });
   const log = bulkhead.app.log;
   if (!vector) {

@@ -9,10 +9,15 @@ import { open, seal } from './envelope.ts';
  */
 export class TenantKeyring {
   readonly #masterKey: Buffer;
+  /** Keys being rotated away from: still read, never written. */
+  readonly #previousKeys: Buffer[];
 
-  constructor(masterKey: Uint8Array) {
-    if (masterKey.length !== 32) throw new Error('the master key must be 32 bytes');
+  constructor(masterKey: Uint8Array, previousKeys: readonly Uint8Array[] = []) {
+    for (const key of [masterKey, ...previousKeys]) {
+      if (key.length !== 32) throw new Error('master keys must be 32 bytes');
+    }
     this.#masterKey = Buffer.from(masterKey);
+    this.#previousKeys = previousKeys.map((k) => Buffer.from(k));
   }
 
   async createDataKey(tx: OperatorTx, tenantId: string): Promise<void> {
@@ -39,7 +44,75 @@ export class TenantKeyring {
   }
 
   #unwrap(tenantId: string, wrappedKey: Uint8Array): Buffer {
-    return open(this.#masterKey, wrappedKey, `tenant-data-key:${tenantId}`);
+    return this.#unwrapWith(tenantId, wrappedKey).dataKey;
+  }
+
+  /** AES-GCM authenticates: a wrong master key fails, so each candidate is simply tried. */
+  #unwrapWith(tenantId: string, wrappedKey: Uint8Array): { dataKey: Buffer; current: boolean } {
+    const aad = `tenant-data-key:${tenantId}`;
+    try {
+      return { dataKey: open(this.#masterKey, wrappedKey, aad), current: true };
+    } catch (err) {
+      for (const previous of this.#previousKeys) {
+        try {
+          return { dataKey: open(previous, wrappedKey, aad), current: false };
+        } catch {
+          // not this one either
+        }
+      }
+      throw new Error(`no configured master key opens the data key of ${tenantId}`, { cause: err });
+    }
+  }
+
+  /**
+   * Re-wraps one page of data keys with the current master key, after (tenant, version). Data keys
+   * themselves do not change, so nothing sealed with them needs re-encrypting.
+   */
+  async rewrapPage(
+    tx: OperatorTx,
+    after: { tenantId: string; version: number } | null,
+    limit: number,
+  ): Promise<{
+    rewrapped: number;
+    current: number;
+    last: { tenantId: string; version: number } | null;
+  }> {
+    let query = tx
+      .selectFrom('tenant_data_keys')
+      .select(['tenant_id', 'key_version', 'wrapped_key'])
+      .orderBy('tenant_id')
+      .orderBy('key_version')
+      .limit(limit);
+    if (after !== null) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('tenant_id', '>', after.tenantId),
+          eb.and([eb('tenant_id', '=', after.tenantId), eb('key_version', '>', after.version)]),
+        ]),
+      );
+    }
+    const rows = await query.execute();
+    let rewrapped = 0;
+    for (const row of rows) {
+      const { dataKey, current } = this.#unwrapWith(row.tenant_id, row.wrapped_key);
+      if (current) continue;
+      await tx
+        .updateTable('tenant_data_keys')
+        .set({ wrapped_key: seal(this.#masterKey, dataKey, `tenant-data-key:${row.tenant_id}`) })
+        .where('tenant_id', '=', row.tenant_id)
+        .where('key_version', '=', row.key_version)
+        .execute();
+      rewrapped++;
+    }
+    const lastRow = rows.at(-1);
+    return {
+      rewrapped,
+      current: rows.length - rewrapped,
+      last:
+        lastRow === undefined
+          ? null
+          : { tenantId: lastRow.tenant_id, version: lastRow.key_version },
+    };
   }
 
   async sealForTenant(

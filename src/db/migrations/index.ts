@@ -2,6 +2,7 @@ import { foundation } from './0001-foundation.ts';
 import { audit } from './0002-audit.ts';
 import { accessGrants } from './0003-access-grants.ts';
 import { tenantTombstones } from './0004-tenant-tombstones.ts';
+import { masterKeyRotation } from './0005-master-key-rotation.ts';
 
 /** Applied in this order, each once, each in its own transaction. Never edit one that has shipped. */
 export const migrations: readonly { id: string; sql: string }[] = [
@@ -9,4 +10,5 @@ export const migrations: readonly { id: string; sql: string }[] = [
   audit,
   accessGrants,
   tenantTombstones,
+  masterKeyRotation,
 ];
