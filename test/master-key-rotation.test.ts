@@ -48,7 +48,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   upstream = await startFakeOpenAI();
   const first = await node(oldKey);
-  const created = await (
+  const created: any = await (
     await fetch(`${first.url}/v1/admin/tenants`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },

@@ -7,6 +7,7 @@ import { AUDIT_PAYLOAD_PURPOSE, appendAuditEvent } from './append.ts';
 import { activeGrant } from './grants/repository.ts';
 import { auditPage, auditQuery, eventView, UNREADABLE } from './routes.ts';
 import { operatorReason } from '../http/operator-reason.ts';
+import { assertTenantExists } from '../identity/tenants/repository.ts';
 
 const operatorAuditQuery = auditQuery.omit({ format: true });
 
@@ -36,13 +37,7 @@ export function registerOperatorAuditRoutes(app: App, deps: AppDeps): void {
         throw new BkError('BK_NOT_FOUND', `No tenant with id '${tenantId}'.`);
       const reason = operatorReason(request, 'read audit trail');
       return withOperator(deps.db, { operator, reason, tenantId }, async (tx) => {
-        const tenant = await tx
-          .selectFrom('tenants')
-          .select('tenant_id')
-          .where('tenant_id', '=', tenantId)
-          .executeTakeFirst();
-        if (tenant === undefined)
-          throw new BkError('BK_NOT_FOUND', `No tenant with id '${tenantId}'.`);
+        await assertTenantExists(tx, tenantId);
         const grant = await activeGrant(tx, tenantId, 'audit:payloads', deps.now());
         const rows = await auditPage(tx, tenantId, query, query.after);
         const page = rows.slice(0, query.limit);

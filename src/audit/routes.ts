@@ -8,6 +8,7 @@ import type { App, AppDeps } from '../http/app-types.ts';
 import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import { AUDIT_PAYLOAD_PURPOSE } from './append.ts';
 import { verifyChain } from './verify.ts';
+import { assertTenantExists } from '../identity/tenants/repository.ts';
 
 const idChars = /^[a-z0-9_]+$/;
 
@@ -209,13 +210,7 @@ export function registerAuditRoutes(app: App, deps: AppDeps): void {
         deps.db,
         { operator, reason: 'verify audit chain', tenantId },
         async (tx) => {
-          const tenant = await tx
-            .selectFrom('tenants')
-            .select('tenant_id')
-            .where('tenant_id', '=', tenantId)
-            .executeTakeFirst();
-          if (tenant === undefined)
-            throw new BkError('BK_NOT_FOUND', `No tenant with id '${tenantId}'.`);
+          await assertTenantExists(tx, tenantId);
           return verifyChain(tx, tenantId);
         },
       );

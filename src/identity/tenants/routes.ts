@@ -18,6 +18,7 @@ import { revokeKey } from '../api-keys/repository.ts';
 import { keyView } from '../api-keys/view.ts';
 import { operatorReason } from '../../http/operator-reason.ts';
 import { createTenantBody, operatorKeyBody, tenantIdParams, tenantKeyParams } from './schema.ts';
+import { assertTenantExists } from './repository.ts';
 
 function tenantView(row: Selectable<TenantsTable>) {
   return {
@@ -221,12 +222,7 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
         deps.db,
         { operator, reason: operatorReason(request, 'create API key'), tenantId },
         async (tx) => {
-          const tenant = await tx
-            .selectFrom('tenants')
-            .select('tenant_id')
-            .where('tenant_id', '=', tenantId)
-            .executeTakeFirst();
-          if (tenant === undefined) return null;
+          await assertTenantExists(tx, tenantId);
           const issued = await issueApiKey(tx, {
             tenantId,
             name: body.name,
@@ -248,7 +244,6 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
           return issued;
         },
       );
-      if (key === null) throw notFound('tenant', tenantId);
       return reply.code(201).send(key);
     },
   );

@@ -11,6 +11,7 @@ import { requireScope } from '../../identity/permissions.ts';
 import { readExportTables } from './catalog.ts';
 import { exportLines } from './export-lines.ts';
 import { operatorReason } from '../../http/operator-reason.ts';
+import { assertTenantExists } from '../../identity/tenants/repository.ts';
 
 /** The export reads everything, so the credential must be able to read everything. */
 const exportScopes: Scope[] = [
@@ -141,12 +142,7 @@ export function registerTenantExportRoutes(app: App, deps: AppDeps): void {
         deps.db,
         { operator, reason: why, tenantId },
         async (tx) => {
-          const tenant = await tx
-            .selectFrom('tenants')
-            .select('tenant_id')
-            .where('tenant_id', '=', tenantId)
-            .executeTakeFirst();
-          if (tenant === undefined) throw notFound('tenant', tenantId);
+          await assertTenantExists(tx, tenantId);
           const found = await readExportTables(tx);
           await appendAuditEvent(tx, deps.keyring, {
             tenantId,
