@@ -3,6 +3,7 @@ import { BkError } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
 import { withOperator } from '../db/scope.ts';
 import type { App, AppDeps } from '../http/app-types.ts';
+import { listOf } from '../http/pagination.ts';
 import { AUDIT_PAYLOAD_PURPOSE, appendAuditEvent } from './append.ts';
 import { activeGrant } from './grants/repository.ts';
 import { auditPage, auditQuery, eventView, UNREADABLE } from './routes.ts';
@@ -77,11 +78,7 @@ export function registerOperatorAuditRoutes(app: App, deps: AppDeps): void {
           });
         }
         return {
-          object: 'list' as const,
-          data,
-          first_id: data[0]?.id ?? null,
-          last_id: data.at(-1)?.id ?? null,
-          has_more: rows.length > query.limit,
+          ...listOf(data, rows.length > query.limit),
           payloads: grant === undefined ? ('redacted' as const) : ('granted' as const),
         };
       });

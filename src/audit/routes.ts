@@ -5,6 +5,7 @@ import { isId } from '../core/ids.ts';
 import type { AuditEventsTable } from '../db/schema.ts';
 import { type OperatorTx, type TenantTx, withOperator, withTenant } from '../db/scope.ts';
 import type { App, AppDeps } from '../http/app-types.ts';
+import { listOf } from '../http/pagination.ts';
 import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import { AUDIT_PAYLOAD_PURPOSE } from './append.ts';
 import { verifyChain } from './verify.ts';
@@ -142,14 +143,7 @@ export function registerAuditRoutes(app: App, deps: AppDeps): void {
           const found = await auditPage(tx, ctx.tenantId, query, query.after);
           return ownViews(tx, deps.keyring, found);
         });
-        const data = rows.slice(0, query.limit);
-        return {
-          object: 'list' as const,
-          data,
-          first_id: data[0]?.id ?? null,
-          last_id: data.at(-1)?.id ?? null,
-          has_more: rows.length > query.limit,
-        };
+        return listOf(rows.slice(0, query.limit), rows.length > query.limit);
       }
       // The export goes out page by page, each read in its own short transaction.
       reply.hijack();

@@ -18,12 +18,16 @@ export function listPage<Row, View extends { id: string }>(
   limit: number,
   view: (row: Row) => View,
 ) {
-  const data = rows.slice(0, limit).map(view);
+  return listOf(rows.slice(0, limit).map(view), rows.length > limit);
+}
+
+/** OpenAI's list shape around one page of items. */
+export function listOf<View extends { id: string }>(data: View[], hasMore: boolean) {
   return {
     object: 'list' as const,
     data,
     first_id: data[0]?.id ?? null,
     last_id: data.at(-1)?.id ?? null,
-    has_more: rows.length > limit,
+    has_more: hasMore,
   };
 }
