@@ -18,6 +18,14 @@ const registry = {
   BK_MODEL_NOT_FOUND: { status: 404, type: 'invalid_request_error' },
   BK_CONFLICT: { status: 409, type: 'invalid_request_error' },
   BK_UNSUPPORTED_OPERATION: { status: 400, type: 'invalid_request_error' },
+  BK_POLICY_BLOCKED: { status: 400, type: 'invalid_request_error' },
+  BK_POLICY_MODEL_NOT_ALLOWED: { status: 403, type: 'permission_error' },
+  BK_POLICY_INVALID: { status: 503, type: 'api_error' },
+  BK_APPROVAL_DENIED: { status: 403, type: 'permission_error' },
+  BK_RATE_LIMITED: { status: 429, type: 'rate_limit_error' },
+  BK_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota' },
+  BK_LIMIT_STORE_UNAVAILABLE: { status: 503, type: 'api_error' },
+  BK_UPSTREAM_CIRCUIT_OPEN: { status: 503, type: 'api_error' },
   BK_UPSTREAM_BAD_REQUEST: { status: 400, type: 'invalid_request_error' },
   BK_UPSTREAM_RATE_LIMITED: { status: 429, type: 'rate_limit_error' },
   BK_UPSTREAM_AUTH_FAILED: { status: 502, type: 'api_error' },
@@ -40,11 +48,18 @@ export class BkError extends Error {
   readonly headers: Record<string, string>;
   /** The request parameter at fault, when there is one (OpenAI's `param`). */
   readonly param: string | null;
+  /** The policy rule that refused the request, when a tenant's policy did (for the audit trail). */
+  readonly rule: string | null;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; headers?: Record<string, string>; param?: string } = {},
+    options: {
+      cause?: unknown;
+      headers?: Record<string, string>;
+      param?: string;
+      rule?: string;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'BkError';
@@ -53,6 +68,7 @@ export class BkError extends Error {
     this.type = registry[code].type;
     this.headers = options.headers ?? {};
     this.param = options.param ?? null;
+    this.rule = options.rule ?? null;
   }
 }
 
