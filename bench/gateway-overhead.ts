@@ -4,7 +4,9 @@
  * undici keep-alive pool, nothing else), the ceiling any Node gateway can reach on this machine,
  * where the load generator, the upstream and the gateway share the cores; through Bulkhead (full
  * pipeline: key auth, routing, sealed BYOK key, metering committed to the embedded database before
- * answering); and through Portkey's open-source gateway as the peer. All four run in the same
+ * answering); through Bulkhead again for a tenant whose policy turns on every stage (PII on input and
+ * output, injection scoring, rate limits and budgets in the in-process store), which is the cost of
+ * the policy pipeline; and through Portkey's open-source gateway as the peer. All five run in the same
  * rounds, the same way. Reports requests/s and p50/p99 latency of each, what each gateway adds,
  * Bulkhead as a fraction of direct and of the bare proxy, and checks that Bulkhead metered every
  * request it acknowledged.
@@ -142,7 +144,32 @@ interface BulkheadUnderTest {
   url: string;
   dataDir: string;
   tenantKey: string;
+  /** A second tenant whose policy turns every stage on: PII both ways, injection, limits, budgets. */
+  policyTenantKey: string;
 }
+
+/** Every stage of the policy pipeline on, with limits and budgets too high to refuse anything. */
+const FULL_POLICY = {
+  pii: {
+    input: {
+      email: 'redact',
+      phone: 'redact',
+      payment_card: 'block',
+      iban: 'redact',
+      us_ssn: 'redact',
+      ip_address: 'redact',
+      secret: 'block',
+    },
+    output: { email: 'redact', phone: 'redact', payment_card: 'redact', secret: 'block' },
+  },
+  injection: { action: 'block', threshold: 0.9 },
+  models: { allow: ['openai/*'], maxTokensPerRequest: 4096 },
+  limits: {
+    tenant: { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000, concurrent: 10_000 },
+    perKey: { requestsPerMinute: 1_000_000 },
+  },
+  budgets: { tenant: { daily: { softUsd: 999_999, hardUsd: 1_000_000 } } },
+};
 
 async function startBulkhead(upstreamUrl: string): Promise<BulkheadUnderTest> {
   const port = await freePort();
@@ -174,7 +201,24 @@ async function startBulkhead(upstreamUrl: string): Promise<BulkheadUnderTest> {
     apiKey: 'sk-bench',
     models: [FAKE_MODEL],
   });
-  return { child, url, dataDir, tenantKey };
+  const policyTenant = await postJson(`${url}/v1/admin/tenants`, adminToken, {
+    name: 'bench-policy',
+  });
+  const policyTenantKey = policyTenant.apiKey as string;
+  await postJson(`${url}/v1/providers`, policyTenantKey, {
+    name: 'openai',
+    kind: 'openai',
+    baseUrl: `${upstreamUrl}/v1`,
+    apiKey: 'sk-bench',
+    models: [FAKE_MODEL],
+  });
+  const put = await fetch(`${url}/v1/policy`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${policyTenantKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(FULL_POLICY),
+  });
+  if (put.status !== 200) throw new Error(`PUT /v1/policy answered ${put.status}`);
+  return { child, url, dataDir, tenantKey, policyTenantKey };
 }
 
 async function postJson(url: string, token: string, body: unknown): Promise<any> {
@@ -486,6 +530,13 @@ async function main(): Promise<number> {
       name: 'Bulkhead',
       url: `${bulkhead.url}/v1/chat/completions`,
       headers: { authorization: `Bearer ${bulkhead.tenantKey}` },
+      body: chatBody(`openai/${FAKE_MODEL}`),
+      server: bulkhead.child,
+    },
+    {
+      name: 'Bulkhead, full policy',
+      url: `${bulkhead.url}/v1/chat/completions`,
+      headers: { authorization: `Bearer ${bulkhead.policyTenantKey}` },
       body: chatBody(`openai/${FAKE_MODEL}`),
       server: bulkhead.child,
     },

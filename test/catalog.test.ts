@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ROLE, OPERATOR_ROLE } from '../src/db/roles.ts';
-import { startBulkhead, type RunningBulkhead, type TestTenant } from './support/bulkhead-server.ts';
+import {
+  holdOneRequest,
+  startBulkhead,
+  type RunningBulkhead,
+  type TestTenant,
+} from './support/bulkhead-server.ts';
 
 /**
  * Walks the live catalog: every table that holds tenant data is fenced by forced row-level
@@ -41,6 +46,7 @@ beforeAll(async () => {
         expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
       },
     });
+    await holdOneRequest(server, t.apiKey);
   }
   tenantTables = (
     await server.database.ownerQuery<{ table_name: string }>(
@@ -75,6 +81,8 @@ describe('the database catalog', () => {
         'providers',
         'usage_records',
         'tenant_data_keys',
+        'policies',
+        'approvals',
       ]),
     );
   });

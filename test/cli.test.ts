@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -86,6 +86,49 @@ describe('bulkhead serve and the CLI, as a user runs them', () => {
     const unknown = await cli(['audit', 'verify', '--tenant', 'tn_00000000000000000000000000']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('HTTP 404');
+  });
+
+  it("reads and writes a tenant's policy as YAML, with history and rollback", async () => {
+    const file = join(dataDir, 'policy.yaml');
+    writeFileSync(
+      file,
+      ['pii:', '  input:', '    email: redact', 'injection:', '  action: block', ''].join('\n'),
+    );
+    const asTenant = (args: string[]) =>
+      runCli([...args, '--url', server.url], {
+        BULKHEAD_DATA_DIR: dataDir,
+        BULKHEAD_API_KEY: ownerKey,
+      });
+    const set = await asTenant(['policy', 'set', file]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toContain('saved as version 1');
+    const got = await asTenant(['policy', 'get']);
+    expect(got.stdout).toContain('# policy version 1');
+    expect(got.stdout).toMatch(/pii:\n\s+input:\n\s+email: redact/);
+    expect(got.stdout).toMatch(/injection:\n\s+action: block\n\s+threshold: 0.5/);
+
+    writeFileSync(file, 'cache:\n  enabled: true\n');
+    const stale = await asTenant(['policy', 'set', file, '--if-version', '0']);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('HTTP 409');
+    expect((await asTenant(['policy', 'set', file, '--if-version', '1'])).code).toBe(0);
+    const history = await asTenant(['policy', 'history']);
+    expect(
+      history.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t')[0]),
+    ).toEqual(['2', '1']);
+    const rolledBack = await asTenant(['policy', 'rollback', '1']);
+    expect(rolledBack.stdout).toContain('version 1 restored as version 3');
+
+    writeFileSync(file, 'pii:\n  input:\n    mail: redact\n');
+    const invalid = await asTenant(['policy', 'set', file]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain('HTTP 400');
+    const missingKey = await cli(['policy', 'get']);
+    expect(missingKey.code).toBe(1);
+    expect(missingKey.stderr).toContain('BULKHEAD_API_KEY');
   });
 
   it('explains a CLI error instead of crashing', async () => {

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBulkhead, type RunningBulkhead, type TestTenant } from './support/bulkhead-server.ts';
+import {
+  holdOneRequest,
+  startBulkhead,
+  type RunningBulkhead,
+  type TestTenant,
+} from './support/bulkhead-server.ts';
 import { startFakeOpenAI } from './support/fake-openai-upstream.ts';
 
 /**
@@ -70,6 +75,7 @@ async function populate(tenant: TestTenant, embeddings: number): Promise<Populat
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     },
   });
+  await holdOneRequest(server, t);
   return { tenant, providerSecret, prompt, keys };
 }
 

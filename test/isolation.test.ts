@@ -13,6 +13,7 @@ interface Owned {
   userId: string;
   providerId: string;
   grantId: string;
+  approvalId: string;
 }
 
 let server: RunningBulkhead;
@@ -67,12 +68,29 @@ async function populate(
     model: 'shared/gpt-x',
     messages: [{ role: 'user', content: `hello from ${tenant.name}` }],
   });
+  const policy = await server.request('PUT', '/v1/policy', {
+    token: t,
+    body: {
+      pii: { input: { email: 'redact' } },
+      approvals: { models: ['local/extractive'] },
+    },
+  });
+  expect(policy.status).toBe(200);
+  const held = await server.request('POST', '/v1/chat/completions', {
+    token: t,
+    body: {
+      model: 'local/extractive',
+      messages: [{ role: 'user', content: `the plan of ${tenant.name}` }],
+    },
+  });
+  expect(held.status).toBe(202);
   return {
     tenant,
     keyId: key.body.id,
     userId: user.body.id,
     providerId: provider.body.id,
     grantId: grant.body.id,
+    approvalId: held.body.id,
   };
 }
 
@@ -109,6 +127,9 @@ const byIdAttacks: Attack[] = [
   ['change a user', 'PATCH', (o) => `/v1/users/${o.userId}`, () => ({ role: 'viewer' })],
   ['delete a user', 'DELETE', (o) => `/v1/users/${o.userId}`],
   ['revoke an access grant', 'DELETE', (o) => `/v1/access-grants/${o.grantId}`],
+  ['read an approval', 'GET', (o) => `/v1/approvals/${o.approvalId}`],
+  ['approve a held request', 'POST', (o) => `/v1/approvals/${o.approvalId}/approve`, () => ({})],
+  ['deny a held request', 'POST', (o) => `/v1/approvals/${o.approvalId}/deny`, () => ({})],
 ];
 
 /** The same id shape, but for nothing at all: what B sees must not differ. */
@@ -120,6 +141,7 @@ function ghost(o: Owned): Owned {
     userId: swap(o.userId),
     providerId: swap(o.providerId),
     grantId: swap(o.grantId),
+    approvalId: swap(o.approvalId),
   };
 }
 
@@ -256,6 +278,147 @@ describe("tenant B against tenant A's objects", () => {
       messages: [{ role: 'user', content: 'still here' }],
     });
     expect(chat.choices[0]?.message.content).toBe('echo: still here');
+    const approval = await server.request('GET', `/v1/approvals/${a.approvalId}`, { token: t });
+    expect(approval.body.status).toBe('pending');
+    expect(approval.body.request.messages[0].content).toBe('the plan of alpha');
+  });
+});
+
+describe("tenant B against tenant A's policy, approvals and cache", () => {
+  it("reads and writes only B's own policy", async () => {
+    await server.request('PUT', '/v1/policy', {
+      token: b.tenant.apiKey,
+      body: { pii: { input: { email: 'block' } }, cache: { enabled: true } },
+    });
+    const mine = await server.request('GET', '/v1/policy', { token: a.tenant.apiKey });
+    expect(mine.body.version).toBe(1);
+    expect(mine.body.document.pii.input).toEqual({ email: 'redact' });
+    const theirs = await server.request('GET', '/v1/policy/versions/2', {
+      token: a.tenant.apiKey,
+    });
+    expect(theirs.status).toBe(404);
+    // A's policy still redacts A's requests while B's blocks B's, at the same time.
+    const [ra, rb] = await Promise.all(
+      [a, b].map((o) =>
+        server.request('POST', '/v1/chat/completions', {
+          token: o.tenant.apiKey,
+          body: {
+            model: 'shared/gpt-x',
+            messages: [{ role: 'user', content: 'mail x@y.example' }],
+          },
+        }),
+      ),
+    );
+    expect(ra!.body.choices[0].message.content).toBe('echo: mail [EMAIL_1]');
+    expect(rb!.status).toBe(400);
+    await server.request('POST', '/v1/policy/rollback', {
+      token: b.tenant.apiKey,
+      body: { version: 1 },
+    });
+  });
+
+  it("does not list A's held requests to B", async () => {
+    const listed = await server.request('GET', '/v1/approvals', { token: b.tenant.apiKey });
+    expect(listed.body.data.map((x: { id: string }) => x.id)).toEqual([b.approvalId]);
+  });
+
+  it('never serves B a completion A cached, and does not tell B that A asked', async () => {
+    for (const o of [a, b]) {
+      const cached = await server.request('PUT', '/v1/policy', {
+        token: o.tenant.apiKey,
+        body: { cache: { enabled: true } },
+      });
+      expect(cached.status).toBe(200);
+    }
+    upstream.respondWith((request, res) => {
+      const who = String(request.headers.authorization).includes('alpha') ? 'alpha' : 'bravo';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'chatcmpl-x',
+          object: 'chat.completion',
+          created: 1,
+          model: request.body.model,
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: `answer for ${who}` },
+              finish_reason: 'stop',
+            },
+          ],
+          usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
+        }),
+      );
+    });
+    try {
+      const ask = (o: Owned) =>
+        server.request('POST', '/v1/chat/completions', {
+          token: o.tenant.apiKey,
+          body: {
+            model: 'shared/gpt-x',
+            messages: [{ role: 'user', content: 'the cached question' }],
+          },
+        });
+      const calls = () => upstream.seen.length;
+      const before = calls();
+      const first = await ask(a);
+      const second = await ask(a);
+      expect(first.headers.get('x-bulkhead-cache')).toBe('miss');
+      expect(second.headers.get('x-bulkhead-cache')).toBe('hit');
+      expect(second.body.choices[0].message.content).toBe('answer for alpha');
+      expect(calls()).toBe(before + 1);
+      const fromB = await ask(b);
+      expect(fromB.headers.get('x-bulkhead-cache')).toBe('miss');
+      expect(fromB.body.choices[0].message.content).toBe('answer for bravo');
+      expect(calls()).toBe(before + 2);
+      // B's headers for A's cached question match B's headers for a question nobody asked.
+      const fresh = await server.request('POST', '/v1/chat/completions', {
+        token: b.tenant.apiKey,
+        body: { model: 'shared/gpt-x', messages: [{ role: 'user', content: 'never asked' }] },
+      });
+      const shape = (h: Headers) =>
+        [...h.keys()]
+          .filter((k) => k.startsWith('x-bulkhead') || k.startsWith('x-ratelimit'))
+          .sort();
+      expect(shape(fromB.headers)).toEqual(shape(fresh.headers));
+    } finally {
+      upstream.reset();
+    }
+  });
+
+  it("does not let A's spending or request rate limit B", async () => {
+    const pair = [await server.createTenant('budget-a'), await server.createTenant('budget-b')];
+    for (const t of pair) {
+      await server.request('POST', '/v1/providers', {
+        token: t.apiKey,
+        body: {
+          name: 'priced',
+          kind: 'openai',
+          baseUrl: upstream.url,
+          apiKey: 'sk-p',
+          models: ['gpt-4o'],
+        },
+      });
+      await server.request('PUT', '/v1/policy', {
+        token: t.apiKey,
+        body: {
+          budgets: { tenant: { daily: { hardUsd: 0.0002 } } },
+          limits: { tenant: { requestsPerMinute: 2 } },
+        },
+      });
+    }
+    const call = (t: TestTenant) =>
+      server.request('POST', '/v1/chat/completions', {
+        token: t.apiKey,
+        body: {
+          model: 'priced/gpt-4o',
+          max_tokens: 10,
+          messages: [{ role: 'user', content: 'hi' }],
+        },
+      });
+    expect((await call(pair[0]!)).status).toBe(200);
+    expect((await call(pair[0]!)).status).toBe(429);
+    expect((await call(pair[1]!)).status).toBe(200);
   });
 });
 
@@ -277,7 +440,7 @@ describe("tenant B against tenant A's audit trail", () => {
       expect(seen).not.toContain(event.id);
       if (event.requestId !== null) expect(seen).not.toContain(event.requestId);
       // Model names are shared by design ('shared/gpt-x'); every other resource id is A's own.
-      if (event.resource.type !== 'model' && event.resource.id !== null)
+      if (!['model', 'policy'].includes(event.resource.type) && event.resource.id !== null)
         expect(seen).not.toContain(event.resource.id);
     }
     for (const id of [a.tenant.id, a.tenant.apiKeyId, a.keyId, a.userId, a.providerId])

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBulkhead, type RunningBulkhead, type TestTenant } from './support/bulkhead-server.ts';
+import {
+  holdOneRequest,
+  startBulkhead,
+  type RunningBulkhead,
+  type TestTenant,
+} from './support/bulkhead-server.ts';
 
 /**
  * Deleting a tenant removes its rows from every table the catalog lists, destroys its data key,
@@ -36,6 +41,7 @@ async function populate(t: TestTenant) {
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     },
   });
+  await holdOneRequest(server, t.apiKey);
   await server.openai(t.apiKey).chat.completions.create({
     model: 'local/extractive',
     messages: [{ role: 'user', content: `secret of ${t.name}` }],

@@ -28,7 +28,12 @@ async function usageRows(tenantId: string) {
 
 beforeAll(async () => {
   upstream = await startFakeOpenAI();
-  server = await startBulkhead({ BULKHEAD_UPSTREAM_TIMEOUT_MS: '700' });
+  // These tests fail one endpoint on purpose, many times: the circuit breaker (test/routing.test.ts)
+  // would rightly stop calling it, which is not what is tested here.
+  server = await startBulkhead({
+    BULKHEAD_UPSTREAM_TIMEOUT_MS: '700',
+    BULKHEAD_CIRCUIT_FAILURE_THRESHOLD: '1000',
+  });
   tenant = await server.createTenant('upstream');
   const created = await server.request('POST', '/v1/providers', {
     token: tenant.apiKey,

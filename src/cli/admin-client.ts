@@ -21,11 +21,26 @@ export function adminTarget(env: Env, urlOption: string | undefined): AdminTarge
   return { url: url.replace(/\/$/, ''), token };
 }
 
+/** A tenant's own API (its policy): authenticated with one of its API keys. */
+export function tenantTarget(
+  env: Env,
+  urlOption: string | undefined,
+  keyOption: string | undefined,
+): AdminTarget {
+  const url = urlOption ?? env.BULKHEAD_URL ?? `http://127.0.0.1:${env.PORT ?? '8080'}`;
+  const token = keyOption ?? env.BULKHEAD_API_KEY;
+  if (token === undefined) {
+    throw new Error('No tenant API key: set BULKHEAD_API_KEY or pass --api-key.');
+  }
+  return { url: url.replace(/\/$/, ''), token };
+}
+
 export async function adminRequest(
   target: AdminTarget,
   method: string,
   path: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<unknown> {
   let response: Response;
   try {
@@ -33,6 +48,7 @@ export async function adminRequest(
       method,
       headers: {
         authorization: `Bearer ${target.token}`,
+        ...headers,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),

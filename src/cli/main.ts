@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate.ts';
 import { buildApp } from '../http/build-app.ts';
 import { serve } from '../http/server.ts';
 import { adminRequest, adminTarget } from './admin-client.ts';
+import { registerPolicyCommands } from './policy-commands.ts';
 
 const env = process.env;
 async function allTenantIds(target: ReturnType<typeof adminTarget>): Promise<string[]> {
@@ -142,6 +143,8 @@ keys
       ),
     );
   });
+
+registerPolicyCommands(program, env, urlOption);
 
 const audit = program.command('audit').description('Audit trails (through a running server)');
 audit

@@ -113,6 +113,61 @@ const fields = {
     schema: z.coerce.number().int().min(0).max(300_000).default(5_000),
     doc: "How long a node keeps a tenant's resolved provider (configuration and unsealed key) in memory. Changes made through this node apply at once; other nodes see them within this time. 0 disables the cache.",
   },
+  region: {
+    env: 'BULKHEAD_REGION',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9-]{1,64}$/, 'must be a lower-case region name such as eu-west-1')
+      .default('local'),
+    doc: 'The region this deployment runs in. The built-in local models are served from it, so a tenant whose policy allows only some regions can use them only if this region is one of those.',
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    schema: optional(
+      z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }),
+    ),
+    doc: 'Redis for rate limits and budgets shared by several Bulkhead nodes. Without it, each node keeps its own counters in memory (right for a single node).',
+    secret: true,
+  },
+  policyCacheTtlMs: {
+    env: 'BULKHEAD_POLICY_CACHE_TTL_MS',
+    schema: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    doc: "How long a node keeps a tenant's policy in memory. Changes made through this node apply at once; other nodes see them within this time. 0 reads the policy on every request.",
+  },
+  upstreamConcurrency: {
+    env: 'BULKHEAD_UPSTREAM_CONCURRENCY',
+    schema: positiveInt.default(64),
+    doc: 'Requests one node sends at once to one upstream endpoint (base URL). Beyond it, requests wait, served fairly across tenants by their policy weight.',
+  },
+  upstreamQueuePerTenant: {
+    env: 'BULKHEAD_UPSTREAM_QUEUE_PER_TENANT',
+    schema: positiveInt.default(1_000),
+    doc: 'Requests of one tenant that may wait for one saturated endpoint; more are refused with 429.',
+  },
+  circuitFailureThreshold: {
+    env: 'BULKHEAD_CIRCUIT_FAILURE_THRESHOLD',
+    schema: positiveInt.default(5),
+    doc: 'Consecutive failures (5xx, 429, timeouts, unreachable) that open the circuit of an upstream endpoint.',
+  },
+  circuitOpenMs: {
+    env: 'BULKHEAD_CIRCUIT_OPEN_MS',
+    schema: positiveInt.default(30_000),
+    doc: 'How long an open circuit refuses calls before letting one probe through.',
+  },
+  responseCacheMaxBytes: {
+    env: 'BULKHEAD_RESPONSE_CACHE_MAX_BYTES',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024),
+    doc: 'Memory for cached responses of the tenants whose policy enables the cache, shared by all tenants (least recently used entries go first). 0 disables the cache.',
+  },
+  approvalMaxWaitSeconds: {
+    env: 'BULKHEAD_APPROVAL_MAX_WAIT_SECONDS',
+    schema: z.coerce.number().int().min(0).max(300).default(60),
+    doc: 'The longest a caller may wait (x-bulkhead-approval-wait) for a held request to be decided before it gets 202.',
+  },
   jwtSecret: {
     env: 'BULKHEAD_JWT_SECRET',
     schema: optional(z.string().min(32, 'must be at least 32 characters')),
@@ -142,7 +197,7 @@ const fields = {
   jwtRoleClaim: {
     env: 'BULKHEAD_JWT_ROLE_CLAIM',
     schema: z.string().min(1).default('bulkhead_role'),
-    doc: 'Claim that carries the user role (owner, admin, member, viewer); absent means member.',
+    doc: 'Claim that carries the user role (owner, admin, approver, member, viewer); absent means member.',
   },
   logLevel: {
     env: 'LOG_LEVEL',

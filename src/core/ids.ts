@@ -17,6 +17,7 @@ export const idPrefixes = {
   operatorAction: 'opa',
   auditEvent: 'aud',
   accessGrant: 'grt',
+  approval: 'apr',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

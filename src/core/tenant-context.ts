@@ -6,7 +6,7 @@
  */
 declare const verified: unique symbol;
 
-export const roles = ['owner', 'admin', 'member', 'viewer'] as const;
+export const roles = ['owner', 'admin', 'approver', 'member', 'viewer'] as const;
 export type Role = (typeof roles)[number];
 
 export const scopes = [
@@ -22,6 +22,10 @@ export const scopes = [
   'audit:read',
   'grants:read',
   'grants:write',
+  'policy:read',
+  'policy:write',
+  'approvals:read',
+  'approvals:decide',
 ] as const;
 export type Scope = (typeof scopes)[number];
 

@@ -87,6 +87,7 @@ export interface UsageRecordsTable {
   cost_nano_usd: BigintColumn;
   price_version: string;
   created_at: Timestamp;
+  cache_hit: Generated<boolean>;
 }
 
 export interface OperatorActionsTable {
@@ -133,6 +134,43 @@ export interface AccessGrantsTable {
   created_at: Generated<Date>;
 }
 
+export interface PoliciesTable {
+  tenant_id: string;
+  version: number;
+  document: unknown;
+  author: string;
+  comment: string | null;
+  created_at: Generated<Date>;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'completed' | 'failed';
+
+export interface ApprovalsTable {
+  tenant_id: string;
+  approval_id: string;
+  status: ApprovalStatus;
+  operation: 'chat';
+  model: string;
+  rule: string;
+  reason: string;
+  estimated_cost_nano_usd: BigintColumn;
+  estimated_tokens: number;
+  requested_by_kind: 'api_key' | 'user';
+  requested_by: string;
+  requested_by_user: string | null;
+  requested_role: string;
+  request_id: string;
+  sealed_request: Uint8Array;
+  sealed_result: Uint8Array | null;
+  error_code: string | null;
+  decided_by: string | null;
+  decision_note: string | null;
+  decided_at: NullableTimestamp;
+  expires_at: Timestamp;
+  created_at: Generated<Date>;
+  completed_at: NullableTimestamp;
+}
+
 export interface TenantTombstonesTable {
   deleted_tenant_id: string;
   name: string;
@@ -154,4 +192,6 @@ export interface Tables {
   audit_events: AuditEventsTable;
   access_grants: AccessGrantsTable;
   tenant_tombstones: TenantTombstonesTable;
+  policies: PoliciesTable;
+  approvals: ApprovalsTable;
 }

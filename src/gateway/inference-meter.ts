@@ -1,7 +1,8 @@
 import type { BkError } from '../core/errors.ts';
+import { type Decision, primaryDecision } from '../governance/decisions.ts';
 import { principalId, type TenantContext } from '../core/tenant-context.ts';
 import type { AuditEvent } from '../audit/append.ts';
-import { priceUsage } from '../metering/prices.ts';
+import { PRICE_VERSION, priceUsage } from '../metering/prices.ts';
 import type { UsageRecorder } from '../metering/usage-recorder.ts';
 import type { Operation, ResolvedModel } from './router.ts';
 
@@ -24,7 +25,9 @@ export class InferenceMeter {
   #provider: string;
   #kind = 'unknown';
   #model: string;
-  readonly #input: unknown;
+  #input: unknown;
+  readonly #decisions: Decision[] = [];
+  #cacheHit = false;
 
   constructor(
     usage: UsageRecorder,
@@ -45,10 +48,24 @@ export class InferenceMeter {
     this.#model = slash > 0 ? requestedModel.slice(slash + 1) : requestedModel;
   }
 
-  routed(route: ResolvedModel): void {
+  routed(route: Pick<ResolvedModel, 'providerName' | 'providerKind' | 'upstreamModel'>): void {
     this.#provider = route.providerName;
     this.#kind = route.providerKind;
     this.#model = route.upstreamModel;
+  }
+
+  /** The policy's decisions so far; the most severe becomes the audit event's decision. */
+  decided(decisions: readonly Decision[]): void {
+    this.#decisions.push(...decisions);
+  }
+
+  /** After input governance: the audit trail keeps what the provider saw (PII redacted), not the raw input. */
+  governedInput(input: unknown): void {
+    this.#input = input;
+  }
+
+  servedFromCache(): void {
+    this.#cacheHit = true;
   }
 
   /** `output` is the generated text (chat), or nothing (embeddings, whose vectors are not content). */
@@ -58,7 +75,7 @@ export class InferenceMeter {
 
   failed(error: BkError, tokens: TokenCounts | null, partialOutput?: string): Promise<void> {
     const status = error.code === 'BK_CLIENT_CLOSED' ? 'cancelled' : 'error';
-    return this.#record(tokens, status, error.status, error.code, partialOutput);
+    return this.#record(tokens, status, error.status, error.code, partialOutput, error.rule);
   }
 
   #record(
@@ -67,19 +84,32 @@ export class InferenceMeter {
     httpStatus: number,
     errorCode: string | null,
     output: string | undefined,
+    refusedBy: string | null = null,
   ): Promise<void> {
     const inputTokens = tokens?.inputTokens ?? 0;
     const outputTokens = tokens?.outputTokens ?? 0;
-    const cost = priceUsage(this.#kind, this.#model, inputTokens, outputTokens);
+    const cost = this.#cacheHit
+      ? { nanoUsd: 0, priceVersion: PRICE_VERSION }
+      : priceUsage(this.#kind, this.#model, inputTokens, outputTokens);
     const principal = principalId(this.#ctx);
+    const { decision, rule } = this.#verdict(status, errorCode, refusedBy);
     const audit: AuditEvent = {
       tenantId: this.#ctx.tenantId,
       actor: principal,
       action: this.#operation === 'chat' ? 'chat.completion' : 'embeddings.create',
       resource: { type: 'model', id: `${this.#provider}/${this.#model}` },
-      decision: status === 'ok' ? 'allowed' : status,
+      decision,
+      rule,
       requestId: this.#ctx.requestId,
-      details: { stream: this.#stream, httpStatus, errorCode, inputTokens, outputTokens },
+      details: {
+        stream: this.#stream,
+        httpStatus,
+        errorCode,
+        inputTokens,
+        outputTokens,
+        ...(this.#cacheHit && { cacheHit: true }),
+        ...(this.#decisions.length > 0 && { decisions: this.#decisions }),
+      },
       payload: output === undefined ? { input: this.#input } : { input: this.#input, output },
     };
     return this.#usage.record(
@@ -102,9 +132,25 @@ export class InferenceMeter {
         error_code: errorCode,
         cost_nano_usd: cost.nanoUsd,
         price_version: cost.priceVersion,
+        cache_hit: this.#cacheHit,
         created_at: new Date(),
       },
       audit,
     );
+  }
+
+  #verdict(
+    status: string,
+    errorCode: string | null,
+    refusedBy: string | null,
+  ): { decision: string; rule: string | null } {
+    if (refusedBy !== null) return { decision: 'blocked', rule: refusedBy };
+    const primary = primaryDecision(this.#decisions);
+    if (primary !== null && primary.outcome === 'blocked')
+      return { decision: 'blocked', rule: primary.rule };
+    if (errorCode === 'BK_RATE_LIMITED') return { decision: 'blocked', rule: 'limits' };
+    if (errorCode === 'BK_BUDGET_EXCEEDED') return { decision: 'blocked', rule: 'budgets' };
+    if (status !== 'ok') return { decision: status, rule: primary?.rule ?? null };
+    return { decision: primary?.outcome ?? 'allowed', rule: primary?.rule ?? null };
   }
 }

@@ -3,7 +3,7 @@ import type { TenantContext } from '../core/tenant-context.ts';
 import { type Database, withTenant } from '../db/scope.ts';
 import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import type { ModelObject } from './openai-types.ts';
-import { ProviderCache } from './provider-cache.ts';
+import { TenantTtlCache } from '../core/tenant-ttl-cache.ts';
 import {
   allProviders,
   getProviderWithDataKey,
@@ -24,6 +24,10 @@ export interface ResolvedModel {
   providerKind: string;
   /** The model name the upstream knows: the rest of the model id. */
   upstreamModel: string;
+  /** Where the provider serves from, as its configuration declares (null: undeclared). */
+  region: string | null;
+  /** The upstream endpoint (origin of the base URL): circuits and fair scheduling are per endpoint. */
+  endpoint: string;
 }
 
 export const API_KEY_PURPOSE = 'provider-api-key';
@@ -52,18 +56,21 @@ export class ModelRouter {
   readonly #keyring: TenantKeyring;
   readonly #upstream: UpstreamClient;
   readonly #local = createLocalProvider();
-  readonly #cache: ProviderCache<CachedProvider>;
+  readonly #cache: TenantTtlCache<CachedProvider>;
+  readonly #localRegion: string;
 
   constructor(deps: {
     db: Database;
     keyring: TenantKeyring;
     upstream: UpstreamClient;
     cacheTtlMs: number;
+    localRegion: string;
   }) {
+    this.#localRegion = deps.localRegion;
     this.#db = deps.db;
     this.#keyring = deps.keyring;
     this.#upstream = deps.upstream;
-    this.#cache = new ProviderCache({ ttlMs: deps.cacheTtlMs, maxEntries: 10_000 });
+    this.#cache = new TenantTtlCache({ ttlMs: deps.cacheTtlMs, maxEntries: 10_000 });
   }
 
   async resolve(ctx: TenantContext, model: string, operation: Operation): Promise<ResolvedModel> {
@@ -82,7 +89,14 @@ export class ModelRouter {
           { param: 'model' },
         );
       }
-      return { provider: this.#local, providerName, providerKind: 'local', upstreamModel };
+      return {
+        provider: this.#local,
+        providerName,
+        providerKind: 'local',
+        upstreamModel,
+        region: this.#localRegion,
+        endpoint: 'local',
+      };
     }
 
     const found = await this.#providerOf(ctx, providerName);
@@ -92,6 +106,8 @@ export class ModelRouter {
       providerName,
       providerKind: found.row.kind,
       upstreamModel,
+      region: found.row.region,
+      endpoint: new URL(found.row.base_url).origin,
     };
   }
 

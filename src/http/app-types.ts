@@ -12,6 +12,12 @@ import type { Authenticator } from '../identity/authenticate/index.ts';
 import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import type { ModelRouter } from '../gateway/router.ts';
 import type { UsageRecorder } from '../metering/usage-recorder.ts';
+import type { PolicyStore } from '../governance/policy/policy-store.ts';
+import type { QuotaGate } from '../quotas/quota-gate.ts';
+import type { BudgetAlerts } from '../quotas/budget-alerts.ts';
+import type { DispatchDeps } from '../gateway/routing/dispatch.ts';
+import type { ResponseCache } from '../gateway/response-cache/response-cache.ts';
+import type { ChatCompletion } from '../gateway/openai-types.ts';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -29,5 +35,16 @@ export interface AppDeps {
   keyring: TenantKeyring;
   router: ModelRouter;
   usage: UsageRecorder;
+  policies: PolicyStore;
+  quotas: QuotaGate;
+  alerts: BudgetAlerts;
+  dispatch: DispatchDeps;
+  responseCache: ResponseCache<CachedCompletion>;
   now: () => Date;
+}
+
+/** A cached answer remembers which model produced it, for the usage record of a cache hit. */
+export interface CachedCompletion {
+  completion: ChatCompletion;
+  route: { providerName: string; providerKind: string; upstreamModel: string };
 }

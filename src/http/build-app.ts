@@ -29,6 +29,19 @@ import { UsageRecorder } from '../metering/usage-recorder.ts';
 import { registerMasterKeyRoutes } from '../secrets/routes.ts';
 import { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import type { App, AppDeps } from './app-types.ts';
+import { registerApprovalRoutes } from '../governance/approvals/routes.ts';
+import { PolicyStore } from '../governance/policy/policy-store.ts';
+import { registerPolicyRoutes } from '../governance/policy/routes.ts';
+import { registerPolicyEvaluateRoutes } from '../governance/policy/evaluate-route.ts';
+import { CircuitBreakers } from '../gateway/resilience/circuit-breaker.ts';
+import { LatencyTracker } from '../gateway/resilience/latency-tracker.ts';
+import { ResponseCache } from '../gateway/response-cache/response-cache.ts';
+import { BudgetAlerts } from '../quotas/budget-alerts.ts';
+import { BudgetGuard } from '../quotas/budgets/budget-guard.ts';
+import { RateLimiter } from '../quotas/limits/rate-limiter.ts';
+import { QuotaGate } from '../quotas/quota-gate.ts';
+import { UpstreamSchedulers } from '../quotas/scheduling/fair-scheduler.ts';
+import { createLimitStore, MemoryLimitStore } from '../quotas/store/index.ts';
 import { registerErrorHandling } from './errors.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerJsonParser } from './json-body.ts';
@@ -120,6 +133,15 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     allowPrivateAddresses: config.allowPrivateUpstreams,
   });
   const usage = new UsageRecorder(db, { maxBatch: config.meteringMaxBatch, log: app.log, keyring });
+  const limitStore = createLimitStore(config.redisUrl);
+  const localLimits = new MemoryLimitStore();
+  const quotaLog = app.log.child({ component: 'quotas' });
+  const quotas = new QuotaGate(
+    db,
+    new RateLimiter({ store: limitStore, local: localLimits, log: quotaLog }),
+    new BudgetGuard({ store: limitStore, local: localLimits, log: quotaLog }),
+  );
+  const alerts = new BudgetAlerts({ db, keyring, http: upstream, log: quotaLog });
   const jwtEnabled = config.jwtSecret !== undefined || config.jwtJwksUrl !== undefined;
   const deps: AppDeps = {
     config,
@@ -127,7 +149,29 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     keyring,
     usage,
     now,
-    router: new ModelRouter({ db, keyring, upstream, cacheTtlMs: config.providerCacheTtlMs }),
+    policies: new PolicyStore(db, config.policyCacheTtlMs),
+    quotas,
+    alerts,
+    dispatch: {
+      breakers: new CircuitBreakers({
+        failureThreshold: config.circuitFailureThreshold,
+        openMs: config.circuitOpenMs,
+      }),
+      schedulers: new UpstreamSchedulers({ maxQueuedPerTenant: config.upstreamQueuePerTenant }),
+      latency: new LatencyTracker({ maxKeys: 100_000 }),
+      upstreamConcurrency: config.upstreamConcurrency,
+    },
+    responseCache: new ResponseCache({
+      maxBytes: config.responseCacheMaxBytes,
+      maxEntries: 100_000,
+    }),
+    router: new ModelRouter({
+      db,
+      keyring,
+      upstream,
+      cacheTtlMs: config.providerCacheTtlMs,
+      localRegion: config.region,
+    }),
     auth: createAuthenticator({
       db,
       now,
@@ -160,6 +204,9 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
   registerTenantDeleteRoutes(app, deps);
   registerTenantExportRoutes(app, deps);
   registerMasterKeyRoutes(app, deps);
+  registerPolicyRoutes(app, deps);
+  registerPolicyEvaluateRoutes(app, deps);
+  registerApprovalRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.ready();
@@ -168,7 +215,9 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     async close() {
       await app.close();
       await usage.flush();
+      await alerts.drain();
       await upstream.close();
+      await limitStore.close();
     },
   };
 }

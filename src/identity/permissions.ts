@@ -9,8 +9,9 @@ import {
 
 const viewer: Scope[] = ['models:read', 'usage:read', 'providers:read'];
 const member: Scope[] = [...viewer, 'inference'];
+const approver: Scope[] = [...member, 'policy:read', 'approvals:read', 'approvals:decide'];
 const admin: Scope[] = [
-  ...member,
+  ...approver,
   'providers:write',
   'keys:read',
   'keys:write',
@@ -19,12 +20,14 @@ const admin: Scope[] = [
   'audit:read',
   'grants:read',
   'grants:write',
+  'policy:write',
 ];
 
 /** The most a role may do; an API key's scopes can only narrow it. */
 export const roleScopes: Record<Role, ReadonlySet<Scope>> = {
   viewer: new Set(viewer),
   member: new Set(member),
+  approver: new Set(approver),
   admin: new Set(admin),
   owner: new Set(scopes),
 };
@@ -38,9 +41,13 @@ export function effectiveScopes(
   return new Set([...granted].filter((s) => keyScopes.includes(s)));
 }
 
-export function requireScope(ctx: TenantContext, scope: Scope): void {
-  if (!ctx.scopes.has(scope)) {
-    throw new BkError('BK_FORBIDDEN', `This credential lacks the '${scope}' permission.`);
+export function requireScope(ctx: TenantContext, scope: Scope | readonly Scope[]): void {
+  const anyOf = typeof scope === 'string' ? [scope] : scope;
+  if (!anyOf.some((s) => ctx.scopes.has(s))) {
+    throw new BkError(
+      'BK_FORBIDDEN',
+      `This credential lacks the ${anyOf.map((s) => `'${s}'`).join(' or ')} permission.`,
+    );
   }
 }
 

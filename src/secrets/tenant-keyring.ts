@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import type { OperatorTx, TenantTx } from '../db/scope.ts';
 import { open, seal } from './envelope.ts';
 
@@ -113,6 +113,15 @@ export class TenantKeyring {
           ? null
           : { tenantId: lastRow.tenant_id, version: lastRow.key_version },
     };
+  }
+
+  /**
+   * A secret of the tenant's own for one purpose (signing its webhooks), derived from its data key
+   * with HKDF: nothing more to store, and it is shredded with the tenant.
+   */
+  async deriveSecret(tx: TenantTx, tenantId: string, purpose: string): Promise<Buffer> {
+    const key = await this.#dataKey(tx, tenantId);
+    return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `${tenantId}:${purpose}`, 32));
   }
 
   async sealForTenant(

@@ -35,9 +35,30 @@ export interface RunningBulkhead {
   close(): Promise<void>;
 }
 
-/** A real Bulkhead on a loopback port, with its own fresh database, configured like production. */
-export async function startBulkhead(env: Record<string, string> = {}): Promise<RunningBulkhead> {
-  const adminToken = `test-admin-${randomBytes(24).toString('hex')}`;
+export interface SharedCluster {
+  database: TestDatabase;
+  masterKey: Buffer;
+  adminToken: string;
+}
+
+/** What several nodes of one deployment share: the database, the master key, the admin token. */
+export async function createSharedCluster(): Promise<SharedCluster> {
+  return {
+    database: await createTestDatabase(),
+    masterKey: randomBytes(32),
+    adminToken: `test-admin-${randomBytes(24).toString('hex')}`,
+  };
+}
+
+/**
+ * A real Bulkhead on a loopback port, configured like production: with its own fresh database, or
+ * as one node of a `cluster` (whose database outlives the node: close it yourself).
+ */
+export async function startBulkhead(
+  env: Record<string, string> = {},
+  cluster?: SharedCluster,
+): Promise<RunningBulkhead> {
+  const adminToken = cluster?.adminToken ?? `test-admin-${randomBytes(24).toString('hex')}`;
   const config = loadConfig({
     LOG_LEVEL: 'info',
     BULKHEAD_ADMIN_TOKEN: adminToken,
@@ -45,7 +66,7 @@ export async function startBulkhead(env: Record<string, string> = {}): Promise<R
     BULKHEAD_UPSTREAM_TIMEOUT_MS: '2000',
     ...env,
   });
-  const database = await createTestDatabase();
+  const database = cluster?.database ?? (await createTestDatabase());
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -59,7 +80,7 @@ export async function startBulkhead(env: Record<string, string> = {}): Promise<R
     bulkhead = await buildApp({
       config,
       db: database.db,
-      masterKey: randomBytes(32),
+      masterKey: cluster?.masterKey ?? randomBytes(32),
       logger: {
         level: config.logLevel,
         stream,
@@ -68,7 +89,7 @@ export async function startBulkhead(env: Record<string, string> = {}): Promise<R
     });
     await bulkhead.app.listen({ port: 0, host: '127.0.0.1' });
   } catch (err) {
-    await database.close();
+    if (cluster === undefined) await database.close();
     throw err;
   }
   const url = `http://127.0.0.1:${(bulkhead.app.server.address() as AddressInfo).port}`;
@@ -127,7 +148,58 @@ export async function startBulkhead(env: Record<string, string> = {}): Promise<R
     },
     async close() {
       await bulkhead.close();
-      await database.close();
+      if (cluster === undefined) await database.close();
     },
   };
+}
+
+/**
+ * Gives a tenant rows in the governance tables through the API: policy versions, and one request
+ * held for approval (the policy then goes back to the defaults, so later calls run unhindered).
+ */
+export async function holdOneRequest(server: RunningBulkhead, token: string): Promise<string> {
+  const policy = (document: unknown) =>
+    server.request('PUT', '/v1/policy', { token, body: document });
+  if ((await policy({ approvals: { models: ['local/extractive'] } })).status !== 200)
+    throw new Error('could not set a policy');
+  const held = await server.request('POST', '/v1/chat/completions', {
+    token,
+    body: { model: 'local/extractive', messages: [{ role: 'user', content: 'held for approval' }] },
+  });
+  if (held.status !== 202) throw new Error(`expected a held request: ${JSON.stringify(held.body)}`);
+  await policy({});
+  return held.body.id as string;
+}
+
+/** A new tenant with one OpenAI-compatible provider (default name `fake`) at `baseUrl`. */
+export async function tenantWithProvider(
+  server: RunningBulkhead,
+  name: string,
+  provider: { baseUrl: string; name?: string; models?: string[]; region?: string; apiKey?: string },
+): Promise<TestTenant> {
+  const tenant = await server.createTenant(name);
+  const created = await server.request('POST', '/v1/providers', {
+    token: tenant.apiKey,
+    body: {
+      name: provider.name ?? 'fake',
+      kind: 'openai',
+      baseUrl: provider.baseUrl,
+      apiKey: provider.apiKey ?? 'sk-upstream',
+      models: provider.models ?? ['gpt-4o-mini', 'gpt-4o'],
+      ...(provider.region !== undefined && { region: provider.region }),
+    },
+  });
+  if (created.status !== 201) throw new Error(`provider: ${JSON.stringify(created.body)}`);
+  return tenant;
+}
+
+/** Replaces a tenant's policy; throws if the server refuses it. */
+export async function setPolicy(
+  server: RunningBulkhead,
+  tenant: TestTenant,
+  document: unknown,
+): Promise<{ version: number; document: any }> {
+  const put = await server.request('PUT', '/v1/policy', { token: tenant.apiKey, body: document });
+  if (put.status !== 200) throw new Error(`policy refused: ${JSON.stringify(put.body)}`);
+  return put.body;
 }

@@ -3,6 +3,7 @@ import { audit } from './0002-audit.ts';
 import { accessGrants } from './0003-access-grants.ts';
 import { tenantTombstones } from './0004-tenant-tombstones.ts';
 import { masterKeyRotation } from './0005-master-key-rotation.ts';
+import { governance } from './0006-governance.ts';
 
 /** Applied in this order, each once, each in its own transaction. Never edit one that has shipped. */
 export const migrations: readonly { id: string; sql: string }[] = [
@@ -11,4 +12,5 @@ export const migrations: readonly { id: string; sql: string }[] = [
   accessGrants,
   tenantTombstones,
   masterKeyRotation,
+  governance,
 ];

@@ -1,140 +1,47 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { BkError } from '../../core/errors.ts';
+import type { FastifyReply } from 'fastify';
 import type { TenantContext } from '../../core/tenant-context.ts';
+import { decisionsHeader } from '../../governance/decisions.ts';
+import { holdForApproval, waitForDecision } from '../../governance/approvals/hold.ts';
+import { approvalOutcome } from '../../governance/approvals/outcome.ts';
+import { approvalView } from '../../governance/approvals/view.ts';
+import type { LoadedPolicy } from '../../governance/policy/policy-store.ts';
 import type { App, AppDeps } from '../../http/app-types.ts';
-import { errorBody, toBkError } from '../../http/errors.ts';
-import { countChatTokens, countTextTokens } from '../../metering/token-count.ts';
+import { toBkError } from '../../http/errors.ts';
 import { clientAbortSignal } from '../client-abort.ts';
-import { InferenceMeter, type TokenCounts } from '../inference-meter.ts';
-import type { ChatCompletionChunk, Usage } from '../openai-types.ts';
-import { publicModel } from '../public-model.ts';
-import type { ResolvedModel } from '../router.ts';
-import { type ChatCompletionRequest, chatCompletionRequest } from './schema.ts';
-import { SseWriter } from './sse-writer.ts';
+import { InferenceMeter } from '../inference-meter.ts';
+import { type ChatPlan, planChat } from './plan.ts';
+import { respondJson } from './respond-json.ts';
+import { respondStream } from './respond-stream.ts';
+import { chatCompletionRequest, chatRequestHeaders } from './schema.ts';
 
-function tokensFrom(
-  usage: Usage | null | undefined,
-  request: ChatCompletionRequest,
-  output: string,
-): TokenCounts {
-  if (usage) {
-    return {
-      inputTokens: usage.prompt_tokens,
-      outputTokens: usage.completion_tokens,
-      countedBy: 'provider',
-    };
-  }
+function policyHeaders(policy: LoadedPolicy, plan: ChatPlan | null): Record<string, string> {
+  const decisions = plan === null ? null : decisionsHeader(plan.decisions);
   return {
-    inputTokens: countChatTokens(request.messages),
-    outputTokens: countTextTokens(output),
-    countedBy: 'bulkhead',
+    'x-bulkhead-policy-version': String(policy.version),
+    ...(decisions !== null && { 'x-bulkhead-decisions': decisions }),
   };
 }
 
-async function completeJson(
-  deps: AppDeps,
-  body: ChatCompletionRequest,
-  route: ResolvedModel,
-  meter: InferenceMeter,
-  reply: FastifyReply,
-) {
-  const completion = await route.provider.chat(
-    { ...body, model: route.upstreamModel, stream: false },
-    { signal: clientAbortSignal(reply) },
-  );
-  const text = completion.choices.map((c) => c.message.content ?? '').join('');
-  const tokens = tokensFrom(completion.usage, body, text);
-  await meter.succeeded(tokens, text);
-  reply.header('x-bulkhead-provider', route.providerName);
-  return {
-    ...completion,
-    model: publicModel(route, completion.model),
-    usage: {
-      prompt_tokens: tokens.inputTokens,
-      completion_tokens: tokens.outputTokens,
-      total_tokens: tokens.inputTokens + tokens.outputTokens,
-    },
-  };
-}
-
-/**
- * Streams as OpenAI does. The first chunk is awaited before any byte is sent, so a request the
- * upstream refuses outright still gets a proper HTTP error status; after that, errors arrive as an
- * `error` event. The usage chunk is forwarded only when the client asked for it
- * (`stream_options.include_usage`); metering always gets it.
- */
-async function completeStream(
+/** 202 with the approval, or — if the caller chose to wait and it was decided in time — its outcome. */
+async function held(
   deps: AppDeps,
   ctx: TenantContext,
-  body: ChatCompletionRequest,
-  route: ResolvedModel,
-  meter: InferenceMeter,
-  request: FastifyRequest,
+  policy: LoadedPolicy,
+  plan: ChatPlan,
   reply: FastifyReply,
-): Promise<void> {
-  const signal = clientAbortSignal(reply);
-  const stream = route.provider.chatStream(
-    { ...body, model: route.upstreamModel, stream: true },
-    { signal },
-  );
-  const chunks = stream[Symbol.asyncIterator]();
-  let next = await chunks.next();
-
-  reply.hijack();
-  const sse = new SseWriter(reply.raw, {
-    'x-request-id': request.id,
-    'x-bulkhead-provider': route.providerName,
-  });
-  const includeUsage = body.stream_options?.include_usage === true;
-  let output = '';
-  let usage: Usage | null = null;
-  let lastChunk: ChatCompletionChunk | null = null;
-  try {
-    for (; next.done !== true; next = await chunks.next()) {
-      const chunk = next.value;
-      if (chunk.usage) usage = chunk.usage;
-      if (chunk.choices.length === 0) continue;
-      for (const choice of chunk.choices) output += choice.delta.content ?? '';
-      lastChunk = chunk;
-      await sse.data({
-        ...chunk,
-        model: publicModel(route, chunk.model),
-        usage: includeUsage ? null : undefined,
-      });
-    }
-    const tokens = tokensFrom(usage, body, output);
-    await meter.succeeded(tokens, output);
-    if (includeUsage) {
-      await sse.data({
-        id: lastChunk?.id ?? `chatcmpl-${ctx.requestId}`,
-        object: 'chat.completion.chunk',
-        created: lastChunk?.created ?? Math.floor(Date.now() / 1000),
-        model: publicModel(route, lastChunk?.model),
-        choices: [],
-        usage: {
-          prompt_tokens: tokens.inputTokens,
-          completion_tokens: tokens.outputTokens,
-          total_tokens: tokens.inputTokens + tokens.outputTokens,
-        },
-      });
-    }
-    await sse.data('[DONE]');
-  } catch (err) {
-    const failure = signal.aborted
-      ? new BkError('BK_CLIENT_CLOSED', 'The client closed the stream.')
-      : toBkError(err, request);
-    await meter.failed(failure, tokensFrom(usage, body, output), output).catch((e: unknown) => {
-      request.log.error({ err: e }, 'usage of a failed stream could not be recorded');
-    });
-    await sse.data(errorBody(failure));
-  } finally {
-    await chunks.return?.();
-    sse.end();
-    request.log.info(
-      { statusCode: 200, stream: true, responseTime: reply.elapsedTime },
-      'stream completed',
-    );
+  waitSeconds: number,
+) {
+  const hold = plan.hold!;
+  let row = await holdForApproval(deps, ctx, policy.document, plan, hold);
+  reply.headers(policyHeaders(policy, plan)).header('x-bulkhead-approval-id', row.approval_id);
+  const wait = Math.min(waitSeconds, deps.config.approvalMaxWaitSeconds);
+  if (wait > 0) {
+    row =
+      (await waitForDecision(deps, ctx, row.approval_id, wait, clientAbortSignal(reply))) ?? row;
+    const outcome = await approvalOutcome(deps, ctx, row);
+    if (outcome !== null) return outcome;
   }
+  return reply.code(202).send(approvalView(row, deps.now()));
 }
 
 export function registerChatRoutes(app: App, deps: AppDeps): void {
@@ -144,33 +51,52 @@ export function registerChatRoutes(app: App, deps: AppDeps): void {
       schema: {
         tags: ['gateway'],
         summary:
-          'Create a chat completion (OpenAI-compatible; `stream: true` for server-sent events)',
+          'Create a chat completion (OpenAI-compatible; `stream: true` for server-sent events). A request the policy holds for approval answers 202 with the approval.',
         body: chatCompletionRequest,
+        headers: chatRequestHeaders,
       },
     },
     async (request, reply) => {
       const ctx = await deps.auth.tenant(request, 'inference');
       const body = request.body;
-      const meter = new InferenceMeter(
-        deps.usage,
-        ctx,
-        'chat',
-        body.model,
-        body.stream === true,
-        body.messages,
-      );
-      let route: ResolvedModel | null = null;
+      const stream = body.stream === true;
+      const meter = new InferenceMeter(deps.usage, ctx, 'chat', body.model, stream, body.messages);
+      let policy: LoadedPolicy | null = null;
       try {
-        route = await deps.router.resolve(ctx, body.model, 'chat');
-        meter.routed(route);
-        if (body.stream === true) {
-          await completeStream(deps, ctx, body, route, meter, request, reply);
+        policy = await deps.policies.current(ctx);
+        const plan = await planChat(deps, ctx, policy.document, body, {
+          approved: false,
+          onGoverned: (governed) => {
+            meter.decided(governed.decisions);
+            meter.governedInput(governed.request.messages);
+          },
+        });
+        if (plan.hold !== null) {
+          return await held(
+            deps,
+            ctx,
+            policy,
+            plan,
+            reply,
+            request.headers['x-bulkhead-approval-wait'] ?? 0,
+          );
+        }
+        const headers = policyHeaders(policy, plan);
+        if (stream) {
+          await respondStream(deps, ctx, policy, plan, meter, request, reply, headers);
           return reply;
         }
-        return await completeJson(deps, body, route, meter, reply);
+        reply.headers(headers);
+        return await respondJson(deps, ctx, policy, plan, meter, {
+          signal: clientAbortSignal(reply),
+          header: (name, value) => {
+            reply.header(name, value);
+          },
+        });
       } catch (err) {
         if (reply.sent) throw err;
         const failure = toBkError(err, request);
+        if (policy !== null) reply.headers(policyHeaders(policy, null));
         await meter.failed(failure, null);
         throw failure;
       }

@@ -57,3 +57,16 @@ export function messageText(message: ChatMessage): string {
     .map((part) => (part.type === 'text' && typeof part.text === 'string' ? part.text : ''))
     .join('');
 }
+
+/** Bulkhead's own request headers on the chat route. */
+export const chatRequestHeaders = z.looseObject({
+  'x-bulkhead-approval-wait': z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .optional()
+    .describe(
+      'Seconds to wait for a held request to be decided and run before answering 202 (capped by BULKHEAD_APPROVAL_MAX_WAIT_SECONDS).',
+    ),
+});

@@ -9,6 +9,7 @@ import { getProvider, listProviders, type ProviderRow } from './repository.ts';
 import { recordChange } from '../../audit/append.ts';
 import { createProviderBody, providerIdParams, updateProviderBody } from './schema.ts';
 import { providerView } from './view.ts';
+import { isUniqueViolation } from '../../db/pg-errors.ts';
 
 function checkBaseUrl(deps: AppDeps, baseUrl: string): void {
   if (deps.config.allowPrivateUpstreams) return;
@@ -33,8 +34,6 @@ function auditedFields(row: ProviderRow) {
     models: row.models,
   };
 }
-
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
 /** BYOK: a tenant's own providers and keys. Keys are sealed with the tenant's data key and never returned. */
 export function registerProviderRoutes(app: App, deps: AppDeps): void {

@@ -10,8 +10,8 @@ import { authenticateApiKey } from './api-key.ts';
 import { createJwtVerifier, type JwtOptions } from './jwt.ts';
 
 export interface Authenticator {
-  /** Verifies the bearer credential, and that it carries `scope`, or throws. */
-  tenant(request: FastifyRequest, scope: Scope): Promise<TenantContext>;
+  /** Verifies the bearer credential, and that it carries `scope` (or one of the scopes), or throws. */
+  tenant(request: FastifyRequest, scope: Scope | readonly Scope[]): Promise<TenantContext>;
   /** Verifies the operator token, or throws. Returns the operator's label for the operator log. */
   operator(request: FastifyRequest): string;
 }

@@ -9,6 +9,7 @@ import type { App, AppDeps } from '../../http/app-types.ts';
 import { listPage, pageQuery } from '../../http/pagination.ts';
 import { assertCanGrant, roleRank } from '../permissions.ts';
 import { createUserBody, updateUserBody, userIdParams } from './schema.ts';
+import { isUniqueViolation } from '../../db/pg-errors.ts';
 
 function userView(row: Selectable<UsersTable>) {
   return {
@@ -36,8 +37,6 @@ async function manageableUser(tx: TenantTx, ctx: TenantContext, userId: string) 
   }
   return row;
 }
-
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
 export function registerUserRoutes(app: App, deps: AppDeps): void {
   const tags = ['users'];

@@ -68,6 +68,8 @@ export function registerTenantDeleteRoutes(app: App, deps: AppDeps): void {
         return { tombstone, tablesScanned: tables.length };
       });
       deps.router.forgetTenant(tenantId);
+      deps.policies.forget(tenantId);
+      deps.responseCache.forgetTenant(tenantId);
       return {
         object: 'tenant_deletion' as const,
         tenantId,

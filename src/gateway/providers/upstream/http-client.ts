@@ -37,10 +37,20 @@ export class UpstreamClient {
     });
   }
 
-  async post(
+  post(
     url: URL,
     headers: Record<string, string>,
     body: unknown,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
+    return this.postRaw(url, headers, JSON.stringify(body), signal);
+  }
+
+  /** `body` is sent as it is (webhooks sign the exact bytes they send). */
+  async postRaw(
+    url: URL,
+    headers: Record<string, string>,
+    body: string,
     signal: AbortSignal,
   ): Promise<UpstreamResponse> {
     if (!this.#allowPrivate) assertPublicHost(url.hostname);
@@ -49,7 +59,7 @@ export class UpstreamClient {
       path: `${url.pathname}${url.search}`,
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
-      body: JSON.stringify(body),
+      body,
       signal,
     });
     return { status: response.statusCode, headers: response.headers, body: response.body };

@@ -1,10 +1,10 @@
 /**
- * Resolved providers (configuration and unsealed key) for a few seconds, so a tenant's steady
- * traffic does not read and unseal the same row on every request. Entries are keyed by tenant and
- * provider name — a tenant only ever reads its own entries — and dropped on this node as soon as
- * the tenant changes or deletes the provider; other nodes see a change within the TTL.
+ * Per-tenant configuration (resolved providers, policies) kept for a few seconds, so a tenant's
+ * steady traffic does not read and unseal the same rows on every request. Entries are keyed by
+ * tenant and name — a tenant only ever reads its own entries — and dropped on this node as soon as
+ * the tenant changes the underlying row; other nodes see a change within the TTL.
  */
-export class ProviderCache<V> {
+export class TenantTtlCache<V> {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
