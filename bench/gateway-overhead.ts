@@ -667,13 +667,14 @@ async function main(): Promise<number> {
       invalid: invalid.get(target)!,
     };
   });
-  const [direct, bare, bulk, peer] = rows as [Row, Row, Row, Row];
+  const [direct, bare, bulk, governed, peer] = rows as [Row, Row, Row, Row, Row];
   const table = tableOf(rows);
   const ratio = bulk.rps / direct.rps;
   const targetMet = ratio >= 1 / 3;
   const summary = [
     `Bulkhead / Portkey: ${(bulk.rps / peer.rps).toFixed(2)}× the requests per second; added p50 ${signed(bulk.p50 - direct.p50)} ms vs ${signed(peer.p50 - direct.p50)} ms, added p99 ${signed(bulk.p99 - direct.p99)} ms vs ${signed(peer.p99 - direct.p99)} ms.`,
     `Target (full pipeline ≥ 1/3 of direct req/s): Bulkhead at ${ratio.toFixed(2)} of direct, **${targetMet ? 'met' : 'NOT met'}**.`,
+    `Full policy pipeline (PII both ways, injection, rate limits, budget) / no policy: ${(governed.rps / bulk.rps).toFixed(2)}× the requests per second, ${signed(governed.p50 - bulk.p50)} ms p50, ${governed.gatewayCpuUs === null || bulk.gatewayCpuUs === null ? '—' : `${(governed.gatewayCpuUs - bulk.gatewayCpuUs).toFixed(0)} µs`} more gateway CPU per request.`,
     `Ceiling (bare pass-through proxy, no auth, no database): the bare proxy at ${(bare.rps / direct.rps).toFixed(2)} of direct req/s; Bulkhead at ${(bulk.rps / bare.rps).toFixed(2)} of the bare proxy's req/s.`,
   ];
   const allValid = rows.every((r) => r.invalid.length === 0);
@@ -705,7 +706,7 @@ async function main(): Promise<number> {
       `- Date: ${new Date().toISOString()}`,
       `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB.toFixed(0)} GiB memory; Node ${machine.node} on ${os.type()} ${os.release()}`,
       `- Bulkhead ${gitDescription()} (\`node bin/bulkhead.js serve\`, embedded PGlite database, LOG_LEVEL=warn); @portkey-ai/gateway ${packageVersion('@portkey-ai/gateway')} (\`build/start-server.js --headless\`); autocannon ${packageVersion('autocannon')}`,
-      `- Load: ${options.connections} connections, no pipelining, the same chat body for every target (\`{"model": …, "messages":[{"role":"user","content":"hello"}]}\`, \`stream\` unset); per target and round ${options.warmupS} s warm-up (discarded) then ${options.durationS} s measured; ${options.rounds} rounds of direct → bare proxy → Bulkhead → Portkey. **Each figure is the median of the rounds** (with two rounds, their mean); the per-round req/s are in the table.`,
+      `- Load: ${options.connections} connections, no pipelining, the same chat body for every target (\`{"model": …, "messages":[{"role":"user","content":"hello"}]}\`, \`stream\` unset); per target and round ${options.warmupS} s warm-up (discarded) then ${options.durationS} s measured; ${options.rounds} rounds of direct → bare proxy → Bulkhead → Bulkhead with a full policy → Portkey. **Each figure is the median of the rounds** (with two rounds, their mean); the per-round req/s are in the table.`,
       '- Upstream: `bench/fake-upstream.ts`, a node:http server answering a fixed ~300-byte `chat.completion` with usage at once, keep-alive.',
       '- Bare proxy (ceiling): `bench/bare-proxy.ts`, a node:http server that reads the small request body, forwards it to the upstream through an undici keep-alive pool (`undici.stream()`) and streams the answer straight back; no authentication, no parsing, no database. What any Node gateway can at best reach here.',
       '- Latency is the client-side time of 2xx responses (p50/p99 over every response of the run); "added" is the gateway percentile minus the direct percentile. CPU µs/req is the process CPU time (user + system, from /proc) over the measured run divided by its 2xx responses; for Bulkhead it includes the embedded database, which runs in the same process.',
