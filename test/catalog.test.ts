@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ROLE, OPERATOR_ROLE } from '../src/db/roles.ts';
 import {
+  addKnowledgeAndMemory,
   holdOneRequest,
   startBulkhead,
   type RunningBulkhead,
@@ -47,6 +48,7 @@ beforeAll(async () => {
       },
     });
     await holdOneRequest(server, t.apiKey);
+    await addKnowledgeAndMemory(server, t);
   }
   tenantTables = (
     await server.database.ownerQuery<{ table_name: string }>(

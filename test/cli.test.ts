@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, streamPieces } from './support/fake-openai-upstream.ts';
@@ -129,7 +130,43 @@ describe('bulkhead serve and the CLI, as a user runs them', () => {
     const missingKey = await cli(['policy', 'get']);
     expect(missingKey.code).toBe(1);
     expect(missingKey.stderr).toContain('BULKHEAD_API_KEY');
-  });
+  }, 120_000);
+
+  it("ingests the project's docs folder and answers a question about it, with citations", async () => {
+    const docs = new URL('../docs', import.meta.url).pathname;
+    const asTenant = (args: string[]) =>
+      runCli([...args, '--url', server.url], {
+        BULKHEAD_DATA_DIR: dataDir,
+        BULKHEAD_API_KEY: ownerKey,
+      });
+    const ingested = await asTenant(['ingest', docs, '--collection', 'docs', '--create']);
+    expect(ingested.code, ingested.stderr).toBe(0);
+    const report = JSON.parse(ingested.stdout);
+    expect(report.files).toBeGreaterThan(5);
+    expect(report.failed).toEqual([]);
+    expect(ingested.stderr).toContain(`${report.files}/${report.files} done`);
+    // Running it again replaces every document instead of adding copies.
+    const again = await asTenant(['ingest', docs, '--collection', 'docs']);
+    expect(JSON.parse(again.stdout).chunks).toBe(report.chunks);
+
+    const client = new OpenAI({ apiKey: ownerKey, baseURL: `${server.url}/v1`, maxRetries: 0 });
+    const answer = (await client.chat.completions.create({
+      model: 'local/extractive',
+      messages: [
+        {
+          role: 'user',
+          content: 'Which environment variable sets the Redis URL for shared rate limits?',
+        },
+      ],
+      bulkhead: { collections: [report.collection], topK: 5 },
+    } as never)) as unknown as {
+      choices: { message: { content: string } }[];
+      bulkhead: { citations: { title: string | null; externalId: string }[] };
+    };
+    expect(answer.choices[0]!.message.content).toContain('REDIS_URL');
+    expect(answer.bulkhead.citations.length).toBeGreaterThan(0);
+    expect(answer.bulkhead.citations.map((c) => c.externalId)).toContain('quotas.md');
+  }, 120_000);
 
   it('explains a CLI error instead of crashing', async () => {
     const result = await cli(['keys', 'revoke', '--tenant', tenantId, 'key_nope']);

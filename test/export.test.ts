@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  addKnowledgeAndMemory,
   holdOneRequest,
   startBulkhead,
   type RunningBulkhead,
@@ -76,6 +77,7 @@ async function populate(tenant: TestTenant, embeddings: number): Promise<Populat
     },
   });
   await holdOneRequest(server, t);
+  await addKnowledgeAndMemory(server, tenant);
   return { tenant, providerSecret, prompt, keys };
 }
 
@@ -250,6 +252,9 @@ describe('GET /v1/export (the tenant itself)', () => {
       'providers.sealed_api_key',
       'tenant_data_keys.wrapped_key',
       'audit_events.sealed_payload',
+      'approvals.sealed_request',
+      'approvals.sealed_result',
+      'thread_messages.sealed_content',
     ]);
     for (const [table, column] of exported.objects[0].withheld.map((w: string) => w.split('.'))) {
       for (const o of exported.objects.filter((x) => x.type === 'row' && x.table === table)) {

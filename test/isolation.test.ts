@@ -545,3 +545,221 @@ describe("tenant B against tenant A's audit trail", () => {
     }
   });
 });
+
+describe("tenant B against tenant A's threads", () => {
+  let thread: string;
+  const ghostThread = () => thread.slice(0, -6) + 'zzzzzz';
+
+  beforeAll(async () => {
+    const created = await server.request('POST', '/v1/threads', {
+      token: a.tenant.apiKey,
+      body: { title: 'alpha roadmap', metadata: { team: 'alpha' } },
+    });
+    expect(created.status).toBe(201);
+    thread = created.body.id;
+    const said = await server.request('POST', `/v1/threads/${thread}/messages`, {
+      token: a.tenant.apiKey,
+      body: { role: 'user', content: 'alpha ships on Friday' },
+    });
+    expect(said.status).toBe(201);
+  });
+
+  it.each<[string, string, (id: string) => string, unknown?]>([
+    ['read a thread', 'GET', (id) => `/v1/threads/${id}`],
+    ['read the messages of a thread', 'GET', (id) => `/v1/threads/${id}/messages`],
+    [
+      'append to a thread',
+      'POST',
+      (id) => `/v1/threads/${id}/messages`,
+      { role: 'user', content: 'from bravo' },
+    ],
+    ['rename a thread', 'PATCH', (id) => `/v1/threads/${id}`, { title: 'bravo was here' }],
+    ['delete a thread', 'DELETE', (id) => `/v1/threads/${id}`],
+  ])(
+    'cannot %s of A: 404, exactly as for an id that does not exist',
+    async (_n, method, path, body) => {
+      const attack = await server.request(method, path(thread), { token: b.tenant.apiKey, body });
+      const missing = await server.request(method, path(ghostThread()), {
+        token: b.tenant.apiKey,
+        body,
+      });
+      expect(attack.status).toBe(404);
+      expect(missing.status).toBe(404);
+      expect(attack.body.error.code).toBe(missing.body.error.code);
+      expect(attack.body.error.message.replace(thread, '<id>')).toBe(
+        missing.body.error.message.replace(ghostThread(), '<id>'),
+      );
+    },
+  );
+
+  it("lists none of A's threads to B, even to B's owner", async () => {
+    await server.request('POST', '/v1/threads', { token: b.tenant.apiKey, body: {} });
+    const listed = await server.request('GET', '/v1/threads?limit=100', {
+      token: b.tenant.apiKey,
+    });
+    expect(listed.status).toBe(200);
+    expect(listed.body.data.length).toBeGreaterThan(0);
+    expect(JSON.stringify(listed.body)).not.toContain(thread);
+    expect(JSON.stringify(listed.body)).not.toContain('alpha');
+  });
+
+  it("leaves A's thread and its messages as they were", async () => {
+    const read = await server.request('GET', `/v1/threads/${thread}`, { token: a.tenant.apiKey });
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({
+      title: 'alpha roadmap',
+      metadata: { team: 'alpha' },
+      messageCount: 1,
+    });
+    const messages = await server.request('GET', `/v1/threads/${thread}/messages`, {
+      token: a.tenant.apiKey,
+    });
+    expect(messages.body.data.map((m: { content: string }) => m.content)).toEqual([
+      'alpha ships on Friday',
+    ]);
+  });
+});
+
+describe("tenant B against tenant A's knowledge", () => {
+  const canaries = ['CANARY-ALPHA-7731', 'CANARY-ALPHA-9902', 'CANARY-ALPHA-4415'];
+  const aDocs = [
+    `Project Nightjar budget review. The secret launch code is ${canaries[0]}. Nightjar ships in April.`,
+    `# Payroll\n\nSalaries of the Nightjar team are confidential. Reference ${canaries[1]}.`,
+    `<h1>Board notes</h1><p>The acquisition of Contoso is approved. Ticket ${canaries[2]}.</p>`,
+  ];
+  let aCollection: string;
+  let aDocument: string;
+  let bCollection: string;
+  const vectorAvailable = async () =>
+    (await server.database.ownerQuery(`select 1 from pg_extension where extname = 'vector'`))
+      .length > 0;
+
+  beforeAll(async () => {
+    if (!(await vectorAvailable())) return;
+    const make = async (o: Owned, name: string) => {
+      const created = await server.request('POST', '/v1/collections', {
+        token: o.tenant.apiKey,
+        body: { name },
+      });
+      expect(created.status).toBe(201);
+      return created.body.id as string;
+    };
+    aCollection = await make(a, 'shared-name');
+    bCollection = await make(b, 'shared-name');
+    for (const [i, content] of aDocs.entries()) {
+      const doc = await server.request('POST', `/v1/collections/${aCollection}/documents`, {
+        token: a.tenant.apiKey,
+        body: { content, type: i === 2 ? 'html' : 'markdown', externalId: `a-${i}` },
+      });
+      expect(doc.status).toBe(201);
+      aDocument ??= doc.body.id;
+    }
+    // B holds similar documents of its own, so its searches have something to rank.
+    for (const content of [
+      'Project Nightjar is our bird-watching club. We meet in April.',
+      'Payroll runs on the 25th of each month.',
+      'The board approved a new coffee machine.',
+    ]) {
+      await server.request('POST', `/v1/collections/${bCollection}/documents`, {
+        token: b.tenant.apiKey,
+        body: { content },
+      });
+    }
+  });
+
+  it("never returns A's chunks to B's searches or RAG answers, over queries built to match them", async (context) => {
+    if (!(await vectorAvailable())) context.skip();
+    const queries = [
+      ...aDocs,
+      ...canaries,
+      'secret launch code Nightjar',
+      'salaries confidential Nightjar team',
+      'acquisition of Contoso approved',
+      'what is the launch code?',
+    ];
+    const seen: string[] = [];
+    for (const query of queries) {
+      for (const mode of ['vector', 'keyword', 'hybrid']) {
+        const found = await server.request('POST', `/v1/collections/${bCollection}/search`, {
+          token: b.tenant.apiKey,
+          body: { query: query.slice(0, 8000), mode, topK: 50 },
+        });
+        expect(found.status).toBe(200);
+        seen.push(JSON.stringify(found.body));
+      }
+      const answer = await server.request('POST', '/v1/chat/completions', {
+        token: b.tenant.apiKey,
+        body: {
+          model: 'local/extractive',
+          messages: [{ role: 'user', content: query }],
+          bulkhead: { collections: [bCollection], topK: 20 },
+        },
+      });
+      expect(answer.status).toBe(200);
+      seen.push(JSON.stringify(answer.body));
+    }
+    const everything = seen.join('\n');
+    for (const canary of canaries) expect(everything).not.toContain(canary);
+    expect(everything).not.toContain('Contoso');
+    expect(everything).not.toContain(aCollection);
+  });
+
+  it("cannot read, delete, list, search or ingest into A's collection: 404 as for a missing one", async (context) => {
+    if (!(await vectorAvailable())) context.skip();
+    const ghost = 'col_0000000000000000000000zzzz';
+    const attacks: [string, (c: string) => string, unknown][] = [
+      ['GET', (c) => `/v1/collections/${c}`, undefined],
+      ['DELETE', (c) => `/v1/collections/${c}`, undefined],
+      ['GET', (c) => `/v1/collections/${c}/documents`, undefined],
+      ['POST', (c) => `/v1/collections/${c}/search`, { query: 'Nightjar' }],
+      ['POST', (c) => `/v1/collections/${c}/documents`, { content: 'planted by B' }],
+    ];
+    for (const [method, path, body] of attacks) {
+      const attack = await server.request(method, path(aCollection), {
+        token: b.tenant.apiKey,
+        body,
+      });
+      const missing = await server.request(method, path(ghost), { token: b.tenant.apiKey, body });
+      expect(attack.status, `${method} ${path('<id>')}`).toBe(404);
+      expect(missing.status).toBe(404);
+      expect(attack.body.error.message.replace(aCollection, '<id>')).toBe(
+        missing.body.error.message.replace(ghost, '<id>'),
+      );
+    }
+  });
+
+  it("cannot read or delete A's document by id, nor name A's collection in a chat", async (context) => {
+    if (!(await vectorAvailable())) context.skip();
+    for (const method of ['GET', 'DELETE']) {
+      const attack = await server.request(
+        method,
+        `/v1/collections/${aCollection}/documents/${aDocument}`,
+        { token: b.tenant.apiKey },
+      );
+      expect(attack.status).toBe(404);
+    }
+    const chat = await server.request('POST', '/v1/chat/completions', {
+      token: b.tenant.apiKey,
+      body: {
+        model: 'local/extractive',
+        messages: [{ role: 'user', content: 'launch code?' }],
+        bulkhead: { collections: [aCollection] },
+      },
+    });
+    expect(chat.status).toBe(404);
+    expect(JSON.stringify(chat.body)).not.toContain('CANARY');
+  });
+
+  it("leaves A's knowledge as it was", async (context) => {
+    if (!(await vectorAvailable())) context.skip();
+    const docs = await server.request('GET', `/v1/collections/${aCollection}/documents`, {
+      token: a.tenant.apiKey,
+    });
+    expect(docs.body.data).toHaveLength(3);
+    const found = await server.request('POST', `/v1/collections/${aCollection}/search`, {
+      token: a.tenant.apiKey,
+      body: { query: 'secret launch code', mode: 'keyword' },
+    });
+    expect(JSON.stringify(found.body)).toContain(canaries[0]);
+  });
+});

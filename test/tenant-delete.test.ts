@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  addKnowledgeAndMemory,
   holdOneRequest,
   startBulkhead,
   type RunningBulkhead,
@@ -42,6 +43,7 @@ async function populate(t: TestTenant) {
     },
   });
   await holdOneRequest(server, t.apiKey);
+  await addKnowledgeAndMemory(server, t);
   await server.openai(t.apiKey).chat.completions.create({
     model: 'local/extractive',
     messages: [{ role: 'user', content: `secret of ${t.name}` }],

@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate.ts';
 import { buildApp } from '../http/build-app.ts';
 import { serve } from '../http/server.ts';
 import { adminRequest, adminTarget } from './admin-client.ts';
+import { registerIngestCommand } from './ingest-command.ts';
 import { registerPolicyCommands } from './policy-commands.ts';
 
 const env = process.env;
@@ -145,6 +146,7 @@ keys
   });
 
 registerPolicyCommands(program, env, urlOption);
+registerIngestCommand(program, env, urlOption);
 
 const audit = program.command('audit').description('Audit trails (through a running server)');
 audit

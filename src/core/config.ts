@@ -168,6 +168,16 @@ const fields = {
     schema: z.coerce.number().int().min(0).max(300).default(60),
     doc: 'The longest a caller may wait (x-bulkhead-approval-wait) for a held request to be decided before it gets 202.',
   },
+  retentionSweepIntervalMs: {
+    env: 'BULKHEAD_RETENTION_SWEEP_INTERVAL_MS',
+    schema: z.coerce.number().int().min(0).max(86_400_000).default(3_600_000),
+    doc: "How often a node deletes thread messages older than their tenant's retention (policy memory.retentionDays). 0 turns the sweep off on this node.",
+  },
+  documentMaxBytes: {
+    env: 'BULKHEAD_DOCUMENT_MAX_BYTES',
+    schema: positiveInt.default(20 * 1024 * 1024),
+    doc: 'Largest document accepted for ingestion (JSON content or file upload).',
+  },
   jwtSecret: {
     env: 'BULKHEAD_JWT_SECRET',
     schema: optional(z.string().min(32, 'must be at least 32 characters')),

@@ -26,6 +26,7 @@ const registry = {
   BK_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota' },
   BK_LIMIT_STORE_UNAVAILABLE: { status: 503, type: 'api_error' },
   BK_UPSTREAM_CIRCUIT_OPEN: { status: 503, type: 'api_error' },
+  BK_KNOWLEDGE_UNAVAILABLE: { status: 503, type: 'api_error' },
   BK_UPSTREAM_BAD_REQUEST: { status: 400, type: 'invalid_request_error' },
   BK_UPSTREAM_RATE_LIMITED: { status: 429, type: 'rate_limit_error' },
   BK_UPSTREAM_AUTH_FAILED: { status: 502, type: 'api_error' },

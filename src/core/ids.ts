@@ -18,6 +18,11 @@ export const idPrefixes = {
   auditEvent: 'aud',
   accessGrant: 'grt',
   approval: 'apr',
+  collection: 'col',
+  document: 'doc',
+  chunk: 'chk',
+  thread: 'thr',
+  message: 'msg',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -26,6 +26,8 @@ export const scopes = [
   'policy:write',
   'approvals:read',
   'approvals:decide',
+  'knowledge:read',
+  'knowledge:write',
 ] as const;
 export type Scope = (typeof scopes)[number];
 

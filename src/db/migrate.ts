@@ -1,4 +1,5 @@
 import type { SqlBackend, SqlSession } from './backend.ts';
+import { knowledgeVectorSql } from './migrations/0007-knowledge.ts';
 import { migrations } from './migrations/index.ts';
 import { APP_ROLE, OPERATOR_ROLE } from './roles.ts';
 
@@ -83,6 +84,7 @@ grant usage on schema public to ${APP_ROLE}, ${OPERATOR_ROLE};`);
         throw err;
       }
     }
+    if (vector) await session.script(knowledgeVectorSql);
     return { applied, vector };
   } finally {
     session.release();

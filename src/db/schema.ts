@@ -33,6 +33,7 @@ export interface UsersTable {
   role: string;
   created_at: Generated<Date>;
   updated_at: Timestamp;
+  groups: Generated<string[]>;
 }
 
 export interface ApiKeysTable {
@@ -75,7 +76,7 @@ export interface UsageRecordsTable {
   api_key_id: string | null;
   provider: string;
   model: string;
-  operation: 'chat' | 'embeddings';
+  operation: 'chat' | 'embeddings' | 'search';
   stream: boolean;
   input_tokens: number;
   output_tokens: number;
@@ -171,6 +172,79 @@ export interface ApprovalsTable {
   completed_at: NullableTimestamp;
 }
 
+export interface CollectionsTable {
+  tenant_id: string;
+  collection_id: string;
+  name: string;
+  description: string | null;
+  embedding_model: string;
+  dimensions: number;
+  chunk_tokens: number;
+  chunk_overlap: number;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export type SourceType = 'text' | 'markdown' | 'html' | 'pdf';
+
+export interface DocumentsTable {
+  tenant_id: string;
+  document_id: string;
+  collection_id: string;
+  external_id: string | null;
+  title: string | null;
+  source_type: SourceType;
+  metadata: unknown;
+  content_sha256: string;
+  chars: number;
+  chunk_count: number;
+  allowed_users: string[] | null;
+  allowed_groups: string[] | null;
+  created_by: string;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface ChunksTable {
+  tenant_id: string;
+  chunk_id: string;
+  collection_id: string;
+  document_id: string;
+  position: number;
+  heading: string | null;
+  content: string;
+  start_char: number;
+  end_char: number;
+  tokens: number;
+  allowed_users: string[] | null;
+  allowed_groups: string[] | null;
+  dims: number;
+  /** pgvector text form ('[0.1,0.2,…]'); only where the extension is installed. */
+  embedding: string | null;
+}
+
+export interface ThreadsTable {
+  tenant_id: string;
+  thread_id: string;
+  owner_kind: 'user' | 'api_key';
+  owner_id: string;
+  title: string | null;
+  metadata: unknown;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface ThreadMessagesTable {
+  tenant_id: string;
+  thread_id: string;
+  message_id: string;
+  role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+  sealed_content: Uint8Array;
+  tokens: number;
+  request_id: string | null;
+  created_at: Generated<Date>;
+}
+
 export interface TenantTombstonesTable {
   deleted_tenant_id: string;
   name: string;
@@ -194,4 +268,9 @@ export interface Tables {
   tenant_tombstones: TenantTombstonesTable;
   policies: PoliciesTable;
   approvals: ApprovalsTable;
+  collections: CollectionsTable;
+  documents: DocumentsTable;
+  chunks: ChunksTable;
+  threads: ThreadsTable;
+  thread_messages: ThreadMessagesTable;
 }

@@ -4,7 +4,16 @@ import { principalId, type TenantContext } from '../core/tenant-context.ts';
 import type { AuditEvent } from '../audit/append.ts';
 import { PRICE_VERSION, priceUsage } from '../metering/prices.ts';
 import type { UsageRecorder } from '../metering/usage-recorder.ts';
-import type { Operation, ResolvedModel } from './router.ts';
+import type { ResolvedModel } from './router.ts';
+
+/** What a usage record counts: a model call of the gateway, or a knowledge search (its query embedding). */
+export type MeteredOperation = 'chat' | 'embeddings' | 'search';
+
+const actions: Record<MeteredOperation, string> = {
+  chat: 'chat.completion',
+  embeddings: 'embeddings.create',
+  search: 'knowledge.search',
+};
 
 export interface TokenCounts {
   inputTokens: number;
@@ -19,7 +28,7 @@ export interface TokenCounts {
 export class InferenceMeter {
   readonly #usage: UsageRecorder;
   readonly #ctx: TenantContext;
-  readonly #operation: Operation;
+  readonly #operation: MeteredOperation;
   readonly #stream: boolean;
   readonly #started = performance.now();
   #provider: string;
@@ -32,7 +41,7 @@ export class InferenceMeter {
   constructor(
     usage: UsageRecorder,
     ctx: TenantContext,
-    operation: Operation,
+    operation: MeteredOperation,
     requestedModel: string,
     stream: boolean,
     /** What the caller sent (messages, or embedding input): sealed into the audit event. */
@@ -96,7 +105,7 @@ export class InferenceMeter {
     const audit: AuditEvent = {
       tenantId: this.#ctx.tenantId,
       actor: principal,
-      action: this.#operation === 'chat' ? 'chat.completion' : 'embeddings.create',
+      action: actions[this.#operation],
       resource: { type: 'model', id: `${this.#provider}/${this.#model}` },
       decision,
       rule,

@@ -40,6 +40,8 @@ export interface AppDeps {
   alerts: BudgetAlerts;
   dispatch: DispatchDeps;
   responseCache: ResponseCache<CachedCompletion>;
+  /** Whether this database has pgvector (and the chunks' embedding column): knowledge needs it. */
+  knowledge: { vector: boolean };
   now: () => Date;
 }
 

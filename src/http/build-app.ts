@@ -24,12 +24,16 @@ import { registerTenantAdminRoutes } from '../identity/tenants/routes.ts';
 import { registerUserRoutes } from '../identity/users/routes.ts';
 import { registerTenantDeleteRoutes } from '../lifecycle/delete/routes.ts';
 import { registerTenantExportRoutes } from '../lifecycle/export/routes.ts';
+import { registerThreadRoutes } from '../memory/routes.ts';
+import { RetentionSweeper } from '../memory/retention-sweep.ts';
 import { registerUsageRoutes } from '../metering/routes.ts';
 import { UsageRecorder } from '../metering/usage-recorder.ts';
 import { registerMasterKeyRoutes } from '../secrets/routes.ts';
 import { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import type { App, AppDeps } from './app-types.ts';
 import { registerApprovalRoutes } from '../governance/approvals/routes.ts';
+import { registerKnowledgeRoutes } from '../knowledge/routes.ts';
+import { hasEmbeddingColumn } from '../knowledge/vector-support.ts';
 import { PolicyStore } from '../governance/policy/policy-store.ts';
 import { registerPolicyRoutes } from '../governance/policy/routes.ts';
 import { registerPolicyEvaluateRoutes } from '../governance/policy/evaluate-route.ts';
@@ -161,6 +165,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
       latency: new LatencyTracker({ maxKeys: 100_000 }),
       upstreamConcurrency: config.upstreamConcurrency,
     },
+    knowledge: { vector: await hasEmbeddingColumn(db) },
     responseCache: new ResponseCache({
       maxBytes: config.responseCacheMaxBytes,
       maxEntries: 100_000,
@@ -207,12 +212,23 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
   registerPolicyRoutes(app, deps);
   registerPolicyEvaluateRoutes(app, deps);
   registerApprovalRoutes(app, deps);
+  registerKnowledgeRoutes(app, deps);
+  registerThreadRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
+  const retention = new RetentionSweeper({
+    db,
+    intervalMs: config.retentionSweepIntervalMs,
+    log: app.log.child({ component: 'retention' }),
+    now,
+  });
+
   await app.ready();
+  retention.start();
   return {
     app,
     async close() {
+      await retention.stop();
       await app.close();
       await usage.flush();
       await alerts.drain();

@@ -2,18 +2,9 @@ import type { Env } from '../core/config.ts';
 import { loadConfig } from '../core/config.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
+import { hasEmbeddingColumn } from '../knowledge/vector-support.ts';
 import { buildApp } from './build-app.ts';
 import { adminTokenFile, resolveSecrets } from './embedded-secrets.ts';
-
-async function hasVector(db: Awaited<ReturnType<typeof openDatabase>>): Promise<boolean> {
-  const session = await db.backend.acquire();
-  try {
-    const found = await session.query(`select 1 from pg_extension where extname = 'vector'`, []);
-    return found.rowCount > 0;
-  } finally {
-    session.release();
-  }
-}
 
 /** `bulkhead serve`: configuration, secrets, database, migrations, then listen until a signal. */
 export async function serve(env: Env): Promise<void> {
@@ -21,8 +12,8 @@ export async function serve(env: Env): Promise<void> {
   const secrets = resolveSecrets(config);
   const embedded = config.databaseUrl === undefined;
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
-  const vector =
-    (config.autoMigrate ?? embedded) ? (await migrate(db.backend)).vector : await hasVector(db);
+  if (config.autoMigrate ?? embedded) await migrate(db.backend);
+  const vector = await hasEmbeddingColumn(db);
 
   const bulkhead = await buildApp({
     config: { ...config, adminToken: secrets.adminToken },
@@ -33,7 +24,7 @@ export async function serve(env: Env): Promise<void> {
   const log = bulkhead.app.log;
   if (!vector) {
     log.warn(
-      'the pgvector extension is not installed in this database: knowledge search will be unavailable until it is',
+      'the pgvector extension ("vector") is not installed in this database, or `bulkhead migrate` has not run since it was: the knowledge endpoints (/v1/collections) answer 503 until it is',
     );
   }
   if (secrets.adminToken === undefined) {

@@ -8,7 +8,7 @@ import {
 } from '../core/tenant-context.ts';
 
 const viewer: Scope[] = ['models:read', 'usage:read', 'providers:read'];
-const member: Scope[] = [...viewer, 'inference'];
+const member: Scope[] = [...viewer, 'inference', 'knowledge:read'];
 const approver: Scope[] = [...member, 'policy:read', 'approvals:read', 'approvals:decide'];
 const admin: Scope[] = [
   ...approver,
@@ -21,6 +21,7 @@ const admin: Scope[] = [
   'grants:read',
   'grants:write',
   'policy:write',
+  'knowledge:write',
 ];
 
 /** The most a role may do; an API key's scopes can only narrow it. */

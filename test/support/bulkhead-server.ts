@@ -154,6 +154,54 @@ export async function startBulkhead(
 }
 
 /**
+ * Gives a tenant a row in the knowledge and memory tables: a thread with a message, and a
+ * collection with a document and its chunk. Through the API where it can be; on a database without
+ * pgvector the knowledge API answers 503, so there (and only there) the rows are written directly
+ * as the schema owner — the catalog-driven tests still need every table populated.
+ */
+export async function addKnowledgeAndMemory(
+  server: RunningBulkhead,
+  tenant: TestTenant,
+): Promise<void> {
+  const thread = await server.request('POST', '/v1/threads', { token: tenant.apiKey, body: {} });
+  const message = await server.request('POST', `/v1/threads/${thread.body.id}/messages`, {
+    token: tenant.apiKey,
+    body: { role: 'user', content: `remember ${tenant.name}` },
+  });
+  if (message.status !== 201) throw new Error(`thread message: ${JSON.stringify(message.body)}`);
+  const collection = await server.request('POST', '/v1/collections', {
+    token: tenant.apiKey,
+    body: { name: 'kb' },
+  });
+  if (collection.status === 201) {
+    const doc = await server.request('POST', `/v1/collections/${collection.body.id}/documents`, {
+      token: tenant.apiKey,
+      body: { content: `A document of ${tenant.name}.` },
+    });
+    if (doc.status !== 201) throw new Error(`document: ${JSON.stringify(doc.body)}`);
+    return;
+  }
+  if (collection.body?.error?.code !== 'BK_KNOWLEDGE_UNAVAILABLE')
+    throw new Error(`collection: ${JSON.stringify(collection.body)}`);
+  const suffix = tenant.id.slice(3);
+  await server.database.ownerQuery(
+    `insert into collections (tenant_id, collection_id, name, embedding_model, dimensions, chunk_tokens, chunk_overlap, updated_at)
+     values ($1, $2, 'kb', 'local/hash-embed', 384, 300, 50, now())`,
+    [tenant.id, `col_${suffix}`],
+  );
+  await server.database.ownerQuery(
+    `insert into documents (tenant_id, document_id, collection_id, source_type, content_sha256, chars, chunk_count, created_by, updated_at)
+     values ($1, $2, $3, 'text', 'x', 1, 1, 'test', now())`,
+    [tenant.id, `doc_${suffix}`, `col_${suffix}`],
+  );
+  await server.database.ownerQuery(
+    `insert into chunks (tenant_id, chunk_id, collection_id, document_id, position, content, start_char, end_char, tokens, dims)
+     values ($1, $2, $3, $4, 0, 'x', 0, 1, 1, 384)`,
+    [tenant.id, `chk_${suffix}`, `col_${suffix}`, `doc_${suffix}`],
+  );
+}
+
+/**
  * Gives a tenant rows in the governance tables through the API: policy versions, and one request
  * held for approval (the policy then goes back to the defaults, so later calls run unhindered).
  */

@@ -4,6 +4,8 @@ import { accessGrants } from './0003-access-grants.ts';
 import { tenantTombstones } from './0004-tenant-tombstones.ts';
 import { masterKeyRotation } from './0005-master-key-rotation.ts';
 import { governance } from './0006-governance.ts';
+import { knowledge } from './0007-knowledge.ts';
+import { memory } from './0008-memory.ts';
 
 /** Applied in this order, each once, each in its own transaction. Never edit one that has shipped. */
 export const migrations: readonly { id: string; sql: string }[] = [
@@ -13,4 +15,6 @@ export const migrations: readonly { id: string; sql: string }[] = [
   tenantTombstones,
   masterKeyRotation,
   governance,
+  knowledge,
+  memory,
 ];

@@ -47,7 +47,13 @@ export async function respondStream(
   meter: InferenceMeter,
   request: FastifyRequest,
   reply: FastifyReply,
-  headers: Record<string, string>,
+  options: {
+    headers: Record<string, string>;
+    /** Bulkhead's own fields (citations), sent on the first chunk. */
+    extension?: Record<string, unknown>;
+    /** Runs once the answer is complete and metered (thread memory). */
+    onCompleted?: (output: string) => Promise<void>;
+  },
 ): Promise<void> {
   const ticket = await deps.quotas.admit(ctx, policy.document, {
     tokens: plan.estimate.inputTokens + plan.estimate.outputTokens,
@@ -81,7 +87,7 @@ export async function respondStream(
 
     reply.hijack();
     const sse = new SseWriter(reply.raw, {
-      ...headers,
+      ...options.headers,
       ...ticket.headers,
       'x-request-id': request.id,
       'x-bulkhead-provider': route.providerName,
@@ -99,12 +105,14 @@ export async function respondStream(
         const blocked = governor.blocked;
         if (blocked !== null) throw policyBlocked(blocked);
         for (const choice of chunk.choices) output += choice.delta.content ?? '';
-        lastChunk = chunk;
         await sse.data({
           ...chunk,
           model: publicModel(route, chunk.model),
           usage: includeUsage ? null : undefined,
+          ...(lastChunk === null &&
+            options.extension !== undefined && { bulkhead: options.extension }),
         });
+        lastChunk = chunk;
       }
       if (governor.active) {
         for (const [index, rest] of governor.finishAll()) {
@@ -125,6 +133,7 @@ export async function respondStream(
       const tokens = tokensFrom(usage, plan.request, output);
       spent = { tokens, costNanoUsd: costOf(route, tokens) };
       await meter.succeeded(tokens, output);
+      await options.onCompleted?.(output);
       if (includeUsage) {
         await sse.data({
           id: lastChunk?.id ?? `chatcmpl-${ctx.requestId}`,

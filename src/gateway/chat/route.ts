@@ -9,6 +9,7 @@ import type { App, AppDeps } from '../../http/app-types.ts';
 import { toBkError } from '../../http/errors.ts';
 import { clientAbortSignal } from '../client-abort.ts';
 import { InferenceMeter } from '../inference-meter.ts';
+import { buildChatContext, rememberExchange } from './context.ts';
 import { type ChatPlan, planChat } from './plan.ts';
 import { respondJson } from './respond-json.ts';
 import { respondStream } from './respond-stream.ts';
@@ -58,19 +59,31 @@ export function registerChatRoutes(app: App, deps: AppDeps): void {
     },
     async (request, reply) => {
       const ctx = await deps.auth.tenant(request, 'inference');
-      const body = request.body;
+      const { bulkhead: extension, ...body } = request.body;
       const stream = body.stream === true;
       const meter = new InferenceMeter(deps.usage, ctx, 'chat', body.model, stream, body.messages);
       let policy: LoadedPolicy | null = null;
       try {
         policy = await deps.policies.current(ctx);
-        const plan = await planChat(deps, ctx, policy.document, body, {
+        const context = await buildChatContext(
+          deps,
+          ctx,
+          request,
+          policy.document,
+          body.messages,
+          extension,
+          clientAbortSignal(reply),
+        );
+        meter.decided(context.decisions);
+        const augmented = { ...body, messages: context.messages };
+        const planned = await planChat(deps, ctx, policy.document, augmented, {
           approved: false,
           onGoverned: (governed) => {
             meter.decided(governed.decisions);
             meter.governedInput(governed.request.messages);
           },
         });
+        const plan = { ...planned, decisions: [...context.decisions, ...planned.decisions] };
         if (plan.hold !== null) {
           return await held(
             deps,
@@ -82,17 +95,33 @@ export function registerChatRoutes(app: App, deps: AppDeps): void {
           );
         }
         const headers = policyHeaders(policy, plan);
+        const thread = extension?.thread;
+        const remember =
+          thread === undefined
+            ? undefined
+            : (answer: string) =>
+                rememberExchange(deps, ctx, thread, plan.request.messages, answer);
+        const ours =
+          context.citations.length > 0 || thread !== undefined
+            ? { citations: context.citations, ...(thread !== undefined && { thread }) }
+            : undefined;
         if (stream) {
-          await respondStream(deps, ctx, policy, plan, meter, request, reply, headers);
+          await respondStream(deps, ctx, policy, plan, meter, request, reply, {
+            headers,
+            ...(ours !== undefined && { extension: ours }),
+            ...(remember !== undefined && { onCompleted: remember }),
+          });
           return reply;
         }
         reply.headers(headers);
-        return await respondJson(deps, ctx, policy, plan, meter, {
+        const completion = await respondJson(deps, ctx, policy, plan, meter, {
           signal: clientAbortSignal(reply),
           header: (name, value) => {
             reply.header(name, value);
           },
         });
+        await remember?.(completion.choices.map((c) => c.message.content ?? '').join(''));
+        return ours === undefined ? completion : { ...completion, bulkhead: ours };
       } catch (err) {
         if (reply.sent) throw err;
         const failure = toBkError(err, request);

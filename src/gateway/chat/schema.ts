@@ -19,6 +19,18 @@ export const chatMessage = z.looseObject({
 });
 
 /**
+ * Bulkhead's own request field: retrieval from the tenant's collections and thread memory. Plain
+ * OpenAI clients never send it; it is taken off the request before any provider sees it.
+ */
+export const bulkheadExtension = z.strictObject({
+  collections: z.array(z.string().min(1).max(64)).min(1).max(10).optional(),
+  topK: z.number().int().min(1).max(20).default(5),
+  mode: z.enum(['vector', 'keyword', 'hybrid']).default('hybrid'),
+  thread: z.string().min(1).max(64).optional(),
+});
+export type BulkheadExtension = z.infer<typeof bulkheadExtension>;
+
+/**
  * The OpenAI chat request. Known fields are checked; unknown fields pass through to
  * OpenAI-compatible upstreams untouched, so clients using newer parameters keep working.
  */
@@ -43,6 +55,7 @@ export const chatCompletionRequest = z.looseObject({
   tools: z.array(z.looseObject({ type: z.string() })).optional(),
   tool_choice: z.unknown().optional(),
   response_format: z.looseObject({ type: z.string() }).optional(),
+  bulkhead: bulkheadExtension.optional(),
 });
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;

@@ -117,6 +117,22 @@ export const policyDocument = z.strictObject({
   scheduling: z
     .strictObject({ weight: z.number().int().min(1).max(100).default(1) })
     .default({ weight: 1 }),
+  memory: z
+    .strictObject({
+      /** Thread messages older than this are deleted by the retention sweep; absent: kept. */
+      retentionDays: z.number().int().min(1).max(3650).optional(),
+      /** How much of a thread's recent history a chat completion is given, in tokens. */
+      historyTokens: z.number().int().min(0).max(200_000).default(2000),
+    })
+    .default({ historyTokens: 2000 }),
+  retrieval: z
+    .strictObject({
+      /** Score retrieved chunks for prompt injection too, and drop those at or above the threshold. */
+      scanForInjection: z.boolean().default(true),
+      /** How much retrieved text a chat completion is given, in tokens. */
+      contextTokens: z.number().int().min(100).max(100_000).default(3000),
+    })
+    .default({ scanForInjection: true, contextTokens: 3000 }),
 });
 
 export type PolicyDocument = z.infer<typeof policyDocument>;

@@ -19,6 +19,7 @@ function userView(row: Selectable<UsersTable>) {
     subject: row.subject,
     displayName: row.display_name,
     role: row.role,
+    groups: row.groups,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -58,13 +59,19 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
             subject: body.subject ?? null,
             display_name: body.displayName ?? null,
             role: body.role,
+            groups: [...new Set(body.groups)],
           })
           .returningAll()
           .executeTakeFirstOrThrow();
         await recordChange(tx, deps.keyring, ctx, {
           action: 'user.create',
           resource: { type: 'user', id: user.user_id },
-          details: { role: user.role, email: user.email, subject: user.subject },
+          details: {
+            role: user.role,
+            email: user.email,
+            subject: user.subject,
+            groups: user.groups,
+          },
         });
         return user;
       }).catch((err: unknown) => {
@@ -117,7 +124,7 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
     {
       schema: {
         tags,
-        summary: "Change a user's role or name",
+        summary: "Change a user's role, name or groups",
         params: userIdParams,
         body: updateUserBody,
       },
@@ -133,6 +140,7 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
           .set({
             ...(body.role !== undefined && { role: body.role }),
             ...(body.displayName !== undefined && { display_name: body.displayName }),
+            ...(body.groups !== undefined && { groups: [...new Set(body.groups)] }),
             updated_at: deps.now(),
           })
           .where('user_id', '=', request.params.userId)
@@ -144,6 +152,7 @@ export function registerUserRoutes(app: App, deps: AppDeps): void {
           details: {
             role: { from: before.role, to: user.role },
             displayNameChanged: body.displayName !== undefined,
+            ...(body.groups !== undefined && { groups: { from: before.groups, to: user.groups } }),
           },
         });
         return user;

@@ -10,6 +10,10 @@ export const WITHHELD_COLUMNS: ReadonlySet<string> = new Set([
   'providers.sealed_api_key',
   'tenant_data_keys.wrapped_key',
   'audit_events.sealed_payload',
+  // Sealed tenant content whose export in plain text (like audit payloads) is not built yet.
+  'approvals.sealed_request',
+  'approvals.sealed_result',
+  'thread_messages.sealed_content',
 ]);
 
 export interface ExportColumn {

@@ -1,0 +1,1 @@
+export { type Chunk, type ChunkOptions, chunkDocument } from './chunk-document.ts';
