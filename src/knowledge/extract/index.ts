@@ -1,2 +1,2 @@
 export { type ExtractedDocument, extractText } from './extract-text.ts';
-export { detectSourceType, SOURCE_TYPES, type SourceType } from './source-type.ts';
+export { detectSourceType, type SourceType } from './source-type.ts';
