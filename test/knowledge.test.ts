@@ -275,6 +275,57 @@ describe.runIf(vector)('knowledge, with pgvector', () => {
     expect((await upload('x', 'text/plain', 'metadata=%5B1%5D')).status).toBe(400);
   });
 
+  it('ingests in the background on request: a job with status and progress', async () => {
+    const t = await server.createTenant('kn-jobs');
+    const id = await collection(t, 'big', { chunking: { maxTokens: 40, overlapTokens: 0 } });
+    const sections = Array.from(
+      { length: 160 },
+      (_, i) =>
+        `## Section ${i}\n\nParagraph ${i} describes widget number ${i} in some detail. It has a second sentence too.`,
+    ).join('\n\n');
+    const started = await server.request('POST', `/v1/collections/${id}/documents?async=true`, {
+      token: t.apiKey,
+      body: { content: `# Catalogue\n\n${sections}`, type: 'markdown', externalId: 'catalogue' },
+    });
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ object: 'ingest_job', externalId: 'catalogue' });
+    expect(started.headers.get('location')).toBe(`/v1/collections/${id}/jobs/${started.body.id}`);
+    let job = started.body;
+    for (let i = 0; i < 100 && (job.status === 'queued' || job.status === 'running'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (
+        await server.request('GET', `/v1/collections/${id}/jobs/${started.body.id}`, {
+          token: t.apiKey,
+        })
+      ).body;
+    }
+    expect(job.status).toBe('succeeded');
+    expect(job.progress.totalChunks).toBeGreaterThan(128);
+    expect(job.progress.embeddedChunks).toBe(job.progress.totalChunks);
+    const found = await search(t.apiKey, id, 'widget number 117', { mode: 'keyword' });
+    expect(found.body.data[0].citation.documentId).toBe(job.documentId);
+    const listed = await server.request('GET', `/v1/collections/${id}/jobs`, { token: t.apiKey });
+    expect(listed.body.data.map((j: { id: string }) => j.id)).toEqual([started.body.id]);
+
+    const failing = await fetch(`${server.url}/v1/collections/${id}/documents/upload?async=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.apiKey}`, 'content-type': 'application/pdf' },
+      body: 'not a pdf',
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    expect(failing.status).toBe(202);
+    let failed = failing.body;
+    for (let i = 0; i < 100 && (failed.status === 'queued' || failed.status === 'running'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      failed = (
+        await server.request('GET', `/v1/collections/${id}/jobs/${failing.body.id}`, {
+          token: t.apiKey,
+        })
+      ).body;
+    }
+    expect(failed.status).toBe('failed');
+    expect(failed.error.code).toBe('BK_VALIDATION_FAILED');
+  });
+
   it('meters ingestion and search like any model call', async () => {
     const t = await server.createTenant('kn-metering');
     const id = await collection(t, 'metered');

@@ -23,6 +23,7 @@ export const idPrefixes = {
   chunk: 'chk',
   thread: 'thr',
   message: 'msg',
+  ingestJob: 'job',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -223,6 +223,23 @@ export interface ChunksTable {
   embedding: string | null;
 }
 
+export interface IngestJobsTable {
+  tenant_id: string;
+  job_id: string;
+  collection_id: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  source_type: string;
+  external_id: string | null;
+  total_chunks: number | null;
+  embedded_chunks: Generated<number>;
+  document_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_by: string;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
 export interface ThreadsTable {
   tenant_id: string;
   thread_id: string;
@@ -273,4 +290,5 @@ export interface Tables {
   chunks: ChunksTable;
   threads: ThreadsTable;
   thread_messages: ThreadMessagesTable;
+  ingest_jobs: IngestJobsTable;
 }

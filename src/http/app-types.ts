@@ -18,6 +18,7 @@ import type { BudgetAlerts } from '../quotas/budget-alerts.ts';
 import type { DispatchDeps } from '../gateway/routing/dispatch.ts';
 import type { ResponseCache } from '../gateway/response-cache/response-cache.ts';
 import type { ChatCompletion } from '../gateway/openai-types.ts';
+import type { BackgroundTasks } from '../knowledge/jobs.ts';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -42,6 +43,8 @@ export interface AppDeps {
   responseCache: ResponseCache<CachedCompletion>;
   /** Whether this database has pgvector (and the chunks' embedding column): knowledge needs it. */
   knowledge: { vector: boolean };
+  /** Work that outlives its request (background ingests): shutdown waits for it. */
+  background: BackgroundTasks;
   now: () => Date;
 }
 

@@ -33,6 +33,7 @@ import { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import type { App, AppDeps } from './app-types.ts';
 import { registerApprovalRoutes } from '../governance/approvals/routes.ts';
 import { registerKnowledgeRoutes } from '../knowledge/routes.ts';
+import { BackgroundTasks } from '../knowledge/jobs.ts';
 import { hasEmbeddingColumn } from '../knowledge/vector-support.ts';
 import { PolicyStore } from '../governance/policy/policy-store.ts';
 import { registerPolicyRoutes } from '../governance/policy/routes.ts';
@@ -145,6 +146,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     new RateLimiter({ store: limitStore, local: localLimits, log: quotaLog }),
     new BudgetGuard({ store: limitStore, local: localLimits, log: quotaLog }),
   );
+  const background = new BackgroundTasks();
   const alerts = new BudgetAlerts({ db, keyring, http: upstream, log: quotaLog });
   const jwtEnabled = config.jwtSecret !== undefined || config.jwtJwksUrl !== undefined;
   const deps: AppDeps = {
@@ -166,6 +168,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
       upstreamConcurrency: config.upstreamConcurrency,
     },
     knowledge: { vector: await hasEmbeddingColumn(db) },
+    background,
     responseCache: new ResponseCache({
       maxBytes: config.responseCacheMaxBytes,
       maxEntries: 100_000,
@@ -230,6 +233,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     async close() {
       await retention.stop();
       await app.close();
+      await background.drain();
       await usage.flush();
       await alerts.drain();
       await upstream.close();

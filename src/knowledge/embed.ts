@@ -29,12 +29,15 @@ export async function embedTexts(
     auditInput: unknown;
     signal: AbortSignal;
     http: FastifyRequest;
+    /** After each batch: how many texts are embedded so far. */
+    onProgress?: (embedded: number) => Promise<void>;
   },
 ): Promise<number[][]> {
   const vectors: number[][] = [];
   for (let i = 0; i < request.texts.length; i += BATCH) {
     const batch = request.texts.slice(i, i + BATCH);
     vectors.push(...(await embedBatch(deps, ctx, policy, { ...request, texts: batch })));
+    await request.onProgress?.(vectors.length);
   }
   return vectors;
 }

@@ -47,6 +47,8 @@ export async function ingestDocument(
   source: { content: Uint8Array | string; type: SourceType },
   fields: DocumentFields,
   signal: AbortSignal,
+  /** Progress of a background ingest: chunks embedded out of the total. */
+  onProgress?: (embedded: number, total: number) => Promise<void>,
 ): Promise<{ document: DocumentRow; replaced: string | null }> {
   const extracted = await extractText(source.content, source.type);
   const chunks = chunkDocument(extracted.text, {
@@ -65,6 +67,9 @@ export async function ingestDocument(
     auditInput: { collectionId: collection.collection_id, documentId, chunks: chunks.length },
     signal,
     http,
+    ...(onProgress !== undefined && {
+      onProgress: (embedded: number) => onProgress(embedded, chunks.length),
+    }),
   });
   if (vectors.some((v) => v.length !== collection.dimensions)) {
     throw new BkError(

@@ -12,6 +12,7 @@ import { listPage, pageQuery } from '../http/pagination.ts';
 import { embedTexts } from './embed.ts';
 import { detectSourceType } from './extract/index.ts';
 import { type DocumentFields, ingestDocument } from './ingest.ts';
+import { jobView, startIngestJob } from './jobs.ts';
 import {
   type CollectionRow,
   deleteDocument,
@@ -26,6 +27,8 @@ import {
   createCollectionBody,
   documentParams,
   ingestBody,
+  ingestQuery,
+  jobParams,
   searchBody,
   uploadQuery,
 } from './schema.ts';
@@ -90,8 +93,25 @@ async function ingestAndReply(
   collection: CollectionRow,
   source: Parameters<typeof ingestDocument>[5],
   fields: DocumentFields,
+  background: boolean,
 ) {
   const policy = await deps.policies.current(ctx);
+  if (background) {
+    const job = await startIngestJob(
+      deps,
+      request.log,
+      ctx,
+      request,
+      policy,
+      collection,
+      source,
+      fields,
+    );
+    return reply
+      .code(202)
+      .header('location', `/v1/collections/${collection.collection_id}/jobs/${job.job_id}`)
+      .send(jobView(job, deps.now()));
+  }
   const { document, replaced } = await ingestDocument(
     deps,
     ctx,
@@ -228,8 +248,9 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
       schema: {
         tags,
         summary:
-          'Ingest a document given as JSON text (text, Markdown or HTML); an externalId makes it idempotent',
+          'Ingest a document given as JSON text (text, Markdown or HTML); an externalId makes it idempotent; ?async=true answers 202 with a job',
         params: collectionParams,
+        querystring: ingestQuery,
         body: ingestBody,
       },
     },
@@ -246,6 +267,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
         collection,
         { content, type: type ?? 'text' },
         fields,
+        request.query.async === 'true',
       );
     },
   );
@@ -296,6 +318,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
           collection,
           { content: body, type },
           uploadFields(request.query),
+          request.query.async === 'true',
         );
       },
     );
@@ -322,6 +345,56 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
         listDocuments(tx, collectionId, limit, after),
       );
       return listPage(rows, limit, documentView);
+    },
+  );
+
+  app.get(
+    '/v1/collections/:collectionId/jobs',
+    {
+      schema: {
+        tags,
+        summary: "A collection's background ingests, newest first",
+        params: collectionParams,
+        querystring: pageQuery,
+      },
+    },
+    async (request) => {
+      const ctx = await deps.auth.tenant(request, 'knowledge:read');
+      requireVector(deps);
+      const { collectionId } = request.params;
+      const { limit, after } = request.query;
+      const rows = await withTenant(deps.db, ctx, (tx) => {
+        let query = tx
+          .selectFrom('ingest_jobs')
+          .selectAll()
+          .where('collection_id', '=', collectionId)
+          .orderBy('job_id', 'desc')
+          .limit(limit + 1);
+        if (after !== undefined) query = query.where('job_id', '<', after);
+        return query.execute();
+      });
+      const now = deps.now();
+      return listPage(rows, limit, (row) => jobView(row, now));
+    },
+  );
+
+  app.get(
+    '/v1/collections/:collectionId/jobs/:jobId',
+    { schema: { tags, summary: 'A background ingest: status and progress', params: jobParams } },
+    async (request) => {
+      const ctx = await deps.auth.tenant(request, 'knowledge:read');
+      requireVector(deps);
+      const { collectionId, jobId } = request.params;
+      const row = await withTenant(deps.db, ctx, (tx) =>
+        tx
+          .selectFrom('ingest_jobs')
+          .selectAll()
+          .where('collection_id', '=', collectionId)
+          .where('job_id', '=', jobId)
+          .executeTakeFirst(),
+      );
+      if (row === undefined) throw notFound('ingest job', jobId);
+      return jobView(row, deps.now());
     },
   );
 

@@ -54,8 +54,15 @@ export const ingestBody = z.strictObject({
   ...documentFields,
 });
 
+/** `?async=true`: answer 202 with a job at once and ingest in the background. */
+const asyncFlag = z.enum(['true', 'false']).optional();
+export const ingestQuery = z.strictObject({ async: asyncFlag });
+
+export const jobParams = collectionParams.extend({ jobId: z.string().min(1).max(64) });
+
 /** For raw file uploads, the document's fields come in the query string. */
 export const uploadQuery = z.strictObject({
+  async: asyncFlag,
   filename: z.string().min(1).max(500).optional(),
   title: documentFields.title,
   externalId: documentFields.externalId,

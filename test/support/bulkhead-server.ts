@@ -179,6 +179,12 @@ export async function addKnowledgeAndMemory(
       body: { content: `A document of ${tenant.name}.` },
     });
     if (doc.status !== 201) throw new Error(`document: ${JSON.stringify(doc.body)}`);
+    const job = await server.request(
+      'POST',
+      `/v1/collections/${collection.body.id}/documents?async=true`,
+      { token: tenant.apiKey, body: { content: `Another document of ${tenant.name}.` } },
+    );
+    if (job.status !== 202) throw new Error(`ingest job: ${JSON.stringify(job.body)}`);
     return;
   }
   if (collection.body?.error?.code !== 'BK_KNOWLEDGE_UNAVAILABLE')
@@ -198,6 +204,11 @@ export async function addKnowledgeAndMemory(
     `insert into chunks (tenant_id, chunk_id, collection_id, document_id, position, content, start_char, end_char, tokens, dims)
      values ($1, $2, $3, $4, 0, 'x', 0, 1, 1, 384)`,
     [tenant.id, `chk_${suffix}`, `col_${suffix}`, `doc_${suffix}`],
+  );
+  await server.database.ownerQuery(
+    `insert into ingest_jobs (tenant_id, job_id, collection_id, status, source_type, created_by)
+     values ($1, $2, $3, 'succeeded', 'text', 'test')`,
+    [tenant.id, `job_${suffix}`, `col_${suffix}`],
   );
 }
 

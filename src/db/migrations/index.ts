@@ -6,6 +6,7 @@ import { masterKeyRotation } from './0005-master-key-rotation.ts';
 import { governance } from './0006-governance.ts';
 import { knowledge } from './0007-knowledge.ts';
 import { memory } from './0008-memory.ts';
+import { ingestJobs } from './0009-ingest-jobs.ts';
 
 /** Applied in this order, each once, each in its own transaction. Never edit one that has shipped. */
 export const migrations: readonly { id: string; sql: string }[] = [
@@ -17,4 +18,5 @@ export const migrations: readonly { id: string; sql: string }[] = [
   governance,
   knowledge,
   memory,
+  ingestJobs,
 ];
