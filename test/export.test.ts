@@ -279,6 +279,24 @@ describe('GET /v1/export (the tenant itself)', () => {
     expect(JSON.stringify(chat.payload.output)).toContain(a.prompt);
   });
 
+  it('carries thread messages and held requests in plain text, not their ciphertext', () => {
+    const messages = exported.objects.filter(
+      (o) => o.table === 'thread_messages' && o.type === 'row',
+    );
+    expect(messages.length).toBeGreaterThan(0);
+    expect(messages[0].content).toBe(`remember ${a.tenant.name}`);
+    expect(messages[0].row.sealed_content).toBeNull();
+    const approvals = exported.objects.filter((o) => o.table === 'approvals' && o.type === 'row');
+    expect(approvals[0].request.messages[0].content).toBe('held for approval');
+    expect(approvals[0].result).toBeNull();
+    const manifest = exported.objects[0];
+    expect(manifest.sealedContent).toContainEqual({
+      column: 'thread_messages.sealed_content',
+      field: 'content',
+      status: 'included',
+    });
+  });
+
   it('is recorded in the trail as tenant.export, before the stream', () => {
     const events = exported.objects.filter((o) => o.table === 'audit_events' && o.type === 'row');
     const recorded = events.find((e) => e.row.action === 'tenant.export');
@@ -355,8 +373,10 @@ describe('GET /v1/admin/tenants/:tenantId/export (an operator)', () => {
     for (const secret of await secretsOf(a)) expect(exported.text).not.toContain(secret);
   });
 
-  it('never carries audit payloads', () => {
+  it('never carries audit payloads, thread messages or held requests', () => {
     expect(exported.text).not.toContain(a.prompt);
+    expect(exported.text).not.toContain(`remember ${a.tenant.name}`);
+    expect(exported.text).not.toContain('held for approval');
     const events = exported.objects.filter((o) => o.table === 'audit_events' && o.type === 'row');
     expect(events.length).toBeGreaterThan(0);
     for (const e of events) {

@@ -1,5 +1,11 @@
 import { sql } from 'kysely';
+import { AUDIT_PAYLOAD_PURPOSE } from '../../audit/append.ts';
 import type { OperatorTx, TenantTx } from '../../db/scope.ts';
+import {
+  APPROVAL_REQUEST_PURPOSE,
+  APPROVAL_RESULT_PURPOSE,
+} from '../../governance/approvals/repository.ts';
+import { THREAD_MESSAGE_PURPOSE } from '../../memory/messages.ts';
 
 /**
  * Columns that hold secrets or key material. They are exported as `null` and named in the
@@ -10,11 +16,51 @@ export const WITHHELD_COLUMNS: ReadonlySet<string> = new Set([
   'providers.sealed_api_key',
   'tenant_data_keys.wrapped_key',
   'audit_events.sealed_payload',
-  // Sealed tenant content whose export in plain text (like audit payloads) is not built yet.
   'approvals.sealed_request',
   'approvals.sealed_result',
   'thread_messages.sealed_content',
 ]);
+
+/**
+ * Sealed tenant content: withheld as ciphertext (it is useless outside the platform), and, in the
+ * tenant's own export, opened with its data key and carried on the row line under `as`.
+ */
+export const SEALED_CONTENT: readonly {
+  table: string;
+  column: string;
+  purpose: string;
+  as: string;
+  json: boolean;
+}[] = [
+  {
+    table: 'audit_events',
+    column: 'sealed_payload',
+    purpose: AUDIT_PAYLOAD_PURPOSE,
+    as: 'payload',
+    json: true,
+  },
+  {
+    table: 'approvals',
+    column: 'sealed_request',
+    purpose: APPROVAL_REQUEST_PURPOSE,
+    as: 'request',
+    json: true,
+  },
+  {
+    table: 'approvals',
+    column: 'sealed_result',
+    purpose: APPROVAL_RESULT_PURPOSE,
+    as: 'result',
+    json: true,
+  },
+  {
+    table: 'thread_messages',
+    column: 'sealed_content',
+    purpose: THREAD_MESSAGE_PURPOSE,
+    as: 'content',
+    json: false,
+  },
+];
 
 export interface ExportColumn {
   name: string;

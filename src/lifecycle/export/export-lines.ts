@@ -1,7 +1,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import { sql } from 'kysely';
+import { UNREADABLE } from '../../audit/routes.ts';
 import type { OperatorTx, TenantTx } from '../../db/scope.ts';
-import { columnExpression, type ExportTable, quoteIdent, WITHHELD_COLUMNS } from './catalog.ts';
+import {
+  columnExpression,
+  type ExportTable,
+  quoteIdent,
+  SEALED_CONTENT,
+  WITHHELD_COLUMNS,
+} from './catalog.ts';
 
 export const EXPORT_FORMAT = 'bulkhead-export/1';
 export const EXPORT_PAGE_SIZE = 500;
@@ -16,16 +23,23 @@ export interface ExportSource {
   /** Runs one page read in its own short transaction (`withTenant` or `withOperator`). */
   inTransaction<T>(fn: (tx: ScopedTx) => Promise<T>): Promise<T>;
   /**
-   * Given only on the tenant's own route: opens audit payloads, which then ride on each
-   * `audit_events` row line as `payload`. Without it the payloads are withheld.
+   * Given only on the tenant's own route: opens sealed content (SEALED_CONTENT: audit payloads,
+   * thread messages, held requests and their results) with the tenant's key; each rides on its
+   * row line under its `as` name. Without it the content is withheld. A value that does not open
+   * comes back null.
    */
-  openPayloads?: (tx: ScopedTx, sealed: readonly (Uint8Array | null)[]) => Promise<unknown[]>;
+  openSealed?: (
+    tx: ScopedTx,
+    purpose: string,
+    sealed: readonly (Uint8Array | null)[],
+  ) => Promise<(string | null)[]>;
 }
 
 type DbRow = Record<string, unknown>;
 
 const keyAlias = (i: number) => `__export_key_${i}`;
-const sealedAlias = '__export_sealed';
+const sealedAlias = (i: number) => `__export_sealed_${i}`;
+type Sealed = (typeof SEALED_CONTENT)[number];
 
 async function readPage(
   tx: ScopedTx,
@@ -33,13 +47,13 @@ async function readPage(
   tenantId: string,
   after: readonly string[] | null,
   limit: number,
-  withSealedPayload: boolean,
+  sealed: readonly Sealed[],
 ): Promise<DbRow[]> {
   const select = [
     ...table.columns.map((c) => columnExpression(table.name, c)),
     // The key as text, to resume after the last row whatever its type.
     ...table.primaryKey.map((c, i) => `${quoteIdent(c.name)}::text as ${keyAlias(i)}`),
-    ...(withSealedPayload ? [`sealed_payload as ${sealedAlias}`] : []),
+    ...sealed.map((c, i) => `${quoteIdent(c.column)} as ${sealedAlias(i)}`),
   ].join(', ');
   // Qualified, so ORDER BY means the column and not the output alias of the same name (which may
   // be its text form: bigint keys would then sort as strings).
@@ -73,7 +87,7 @@ function jsonValue(value: unknown): unknown {
  */
 export async function* exportLines(source: ExportSource): AsyncGenerator<string> {
   const pageSize = source.pageSize ?? EXPORT_PAGE_SIZE;
-  const withPayloads = source.openPayloads !== undefined;
+  const open = source.openSealed;
   const present = new Set(
     source.tables.flatMap((t) => t.columns.map((c) => `${t.name}.${c.name}`)),
   );
@@ -84,7 +98,12 @@ export async function* exportLines(source: ExportSource): AsyncGenerator<string>
     exportedAt: source.exportedAt.toISOString(),
     tables: source.tables.map((t) => t.name),
     withheld: [...WITHHELD_COLUMNS].filter((c) => present.has(c)),
-    auditPayloads: withPayloads ? 'included' : 'withheld',
+    auditPayloads: open !== undefined ? 'included' : 'withheld',
+    sealedContent: SEALED_CONTENT.filter((c) => present.has(`${c.table}.${c.column}`)).map((c) => ({
+      column: `${c.table}.${c.column}`,
+      field: c.as,
+      status: open !== undefined ? 'included' : 'withheld',
+    })),
     checksums: 'sha256 over the UTF-8 bytes of the row lines, each with its newline, in order',
   });
 
@@ -93,22 +112,25 @@ export async function* exportLines(source: ExportSource): AsyncGenerator<string>
   for (const table of source.tables) {
     const tableHash = createHash('sha256');
     let rows = 0;
-    const isAudit = withPayloads && table.name === 'audit_events';
+    const sealed = open === undefined ? [] : SEALED_CONTENT.filter((c) => c.table === table.name);
     let after: string[] | null = null;
     for (;;) {
       const page: string[] = await source.inTransaction(async (tx) => {
-        const found = await readPage(tx, table, source.tenantId, after, pageSize, isAudit);
-        const payloads = isAudit
-          ? await source.openPayloads!(
-              tx,
-              found.map((r) => (r[sealedAlias] ?? null) as Uint8Array | null),
-            )
-          : null;
+        const found = await readPage(tx, table, source.tenantId, after, pageSize, sealed);
+        const opened = await Promise.all(
+          sealed.map(async (c, i) => {
+            const values = found.map((r) => (r[sealedAlias(i)] ?? null) as Uint8Array | null);
+            const texts = await open!(tx, c.purpose, values);
+            return values.map((v, n) => contentValue(c, v, texts[n] ?? null));
+          }),
+        );
         after =
           found.length === 0
             ? after
             : table.primaryKey.map((_, i) => String(found.at(-1)![keyAlias(i)]));
-        return found.map((r, n) => rowLine(table, r, payloads?.[n]));
+        return found.map((r, n) =>
+          rowLine(table, r, Object.fromEntries(sealed.map((c, i) => [c.as, opened[i]![n]]))),
+        );
       });
       for (const text of page) {
         hashLine(text, tableHash, total);
@@ -123,15 +145,16 @@ export async function* exportLines(source: ExportSource): AsyncGenerator<string>
   yield line({ type: 'end', rows: totalRows, sha256: total.digest('hex') });
 }
 
-function rowLine(table: ExportTable, dbRow: DbRow, payload: unknown): string {
+function contentValue(column: Sealed, sealed: Uint8Array | null, text: string | null): unknown {
+  if (sealed === null) return null;
+  if (text === null) return UNREADABLE;
+  return column.json ? (JSON.parse(text) as unknown) : text;
+}
+
+function rowLine(table: ExportTable, dbRow: DbRow, opened: Record<string, unknown>): string {
   const row: DbRow = {};
   for (const column of table.columns) row[column.name] = jsonValue(dbRow[column.name]);
-  return line({
-    type: 'row',
-    table: table.name,
-    row,
-    ...(payload !== undefined && { payload }),
-  });
+  return line({ type: 'row', table: table.name, row, ...opened });
 }
 
 function hashLine(text: string, ...hashes: Hash[]): void {

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { appendAuditEvent, AUDIT_PAYLOAD_PURPOSE, recordChange } from '../../audit/append.ts';
-import { UNREADABLE } from '../../audit/routes.ts';
+import { appendAuditEvent, recordChange } from '../../audit/append.ts';
 import { BkError, notFound } from '../../core/errors.ts';
 import { isId } from '../../core/ids.ts';
 import type { Scope } from '../../core/tenant-context.ts';
@@ -104,19 +103,8 @@ export function registerTenantExportRoutes(app: App, deps: AppDeps): void {
           tables,
           exportedAt,
           inTransaction: (fn) => withTenant(deps.db, ctx, fn),
-          openPayloads: async (tx, sealed) => {
-            const opened = await deps.keyring.openManyForTenant(
-              tx,
-              ctx.tenantId,
-              AUDIT_PAYLOAD_PURPOSE,
-              sealed,
-            );
-            return sealed.map((s, i) => {
-              const text = opened[i];
-              if (s === null) return null;
-              return text == null ? UNREADABLE : (JSON.parse(text) as unknown);
-            });
-          },
+          openSealed: (tx, purpose, sealed) =>
+            deps.keyring.openManyForTenant(tx, ctx.tenantId, purpose, sealed),
         }),
       );
     },
