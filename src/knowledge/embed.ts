@@ -18,20 +18,22 @@ const BATCH = 128;
  * one metered, audited call. `auditInput` is what the audit event keeps of the input (a search
  * keeps its query; an ingest only names the document, which is stored anyway).
  */
+export interface EmbedRequest {
+  model: string;
+  texts: readonly string[];
+  operation: MeteredOperation;
+  auditInput: unknown;
+  signal: AbortSignal;
+  http: FastifyRequest;
+  /** After each batch: how many texts are embedded so far. */
+  onProgress?: (embedded: number) => Promise<void>;
+}
+
 export async function embedTexts(
   deps: AppDeps,
   ctx: TenantContext,
   policy: PolicyDocument,
-  request: {
-    model: string;
-    texts: readonly string[];
-    operation: MeteredOperation;
-    auditInput: unknown;
-    signal: AbortSignal;
-    http: FastifyRequest;
-    /** After each batch: how many texts are embedded so far. */
-    onProgress?: (embedded: number) => Promise<void>;
-  },
+  request: EmbedRequest,
 ): Promise<number[][]> {
   const vectors: number[][] = [];
   for (let i = 0; i < request.texts.length; i += BATCH) {
@@ -46,14 +48,7 @@ async function embedBatch(
   deps: AppDeps,
   ctx: TenantContext,
   policy: PolicyDocument,
-  request: {
-    model: string;
-    texts: readonly string[];
-    operation: MeteredOperation;
-    auditInput: unknown;
-    signal: AbortSignal;
-    http: FastifyRequest;
-  },
+  request: EmbedRequest,
 ): Promise<number[][]> {
   const meter = new InferenceMeter(
     deps.usage,

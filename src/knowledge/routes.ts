@@ -38,6 +38,17 @@ const tags = ['knowledge'];
 /** The built-in embedder's dimension; other models are asked once, when the collection is made. */
 const KNOWN_DIMENSIONS: Record<string, number> = { 'local/hash-embed': 384 };
 
+/** The caller, with the permission; and the knowledge features must be available at all. */
+async function knowledgeCaller(
+  deps: AppDeps,
+  request: FastifyRequest,
+  scope: 'knowledge:read' | 'knowledge:write',
+): Promise<TenantContext> {
+  const ctx = await deps.auth.tenant(request, scope);
+  requireVector(deps);
+  return ctx;
+}
+
 async function collectionOf(deps: AppDeps, ctx: TenantContext, collectionId: string) {
   const row = await withTenant(deps.db, ctx, (tx) => findCollection(tx, collectionId));
   if (row === undefined) throw notFound('collection', collectionId);
@@ -134,8 +145,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
     '/v1/collections',
     { schema: { tags, summary: 'Create a collection', body: createCollectionBody } },
     async (request, reply) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:write');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:write');
       const body = request.body;
       const policy = await deps.policies.current(ctx);
       const dimensions =
@@ -190,8 +200,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
     '/v1/collections',
     { schema: { tags, summary: "The tenant's collections", querystring: pageQuery } },
     async (request) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:read');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:read');
       const { limit, after } = request.query;
       const rows = await withTenant(deps.db, ctx, (tx) => listCollections(tx, limit, after));
       return listPage(rows, limit, collectionView);
@@ -202,8 +211,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
     '/v1/collections/:collectionId',
     { schema: { tags, summary: 'One collection', params: collectionParams } },
     async (request) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:read');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:read');
       return collectionView(await collectionOf(deps, ctx, request.params.collectionId));
     },
   );
@@ -218,8 +226,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:write');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:write');
       const { collectionId } = request.params;
       const deleted = await withTenant(deps.db, ctx, async (tx) => {
         const row = await tx
@@ -255,8 +262,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request, reply) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:write');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:write');
       const collection = await collectionOf(deps, ctx, request.params.collectionId);
       const { content, type, ...fields } = request.body;
       return ingestAndReply(
@@ -292,8 +298,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
         },
       },
       async (request, reply) => {
-        const ctx = await deps.auth.tenant(request, 'knowledge:write');
-        requireVector(deps);
+        const ctx = await knowledgeCaller(deps, request, 'knowledge:write');
         const collection = await collectionOf(deps, ctx, request.params.collectionId);
         const contentType = request.headers['content-type']?.split(';')[0]?.trim();
         const type = detectSourceType({
@@ -336,8 +341,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:read');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:read');
       const { collectionId } = request.params;
       const { limit, after } = request.query;
       await collectionOf(deps, ctx, collectionId);
@@ -359,8 +363,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:read');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:read');
       const { collectionId } = request.params;
       const { limit, after } = request.query;
       const rows = await withTenant(deps.db, ctx, (tx) => {
@@ -382,8 +385,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
     '/v1/collections/:collectionId/jobs/:jobId',
     { schema: { tags, summary: 'A background ingest: status and progress', params: jobParams } },
     async (request) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:read');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:read');
       const { collectionId, jobId } = request.params;
       const row = await withTenant(deps.db, ctx, (tx) =>
         tx
@@ -402,8 +404,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
     '/v1/collections/:collectionId/documents/:documentId',
     { schema: { tags, summary: 'One document (metadata, not content)', params: documentParams } },
     async (request) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:read');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:read');
       const { collectionId, documentId } = request.params;
       const row = await withTenant(deps.db, ctx, (tx) =>
         findDocument(tx, collectionId, documentId),
@@ -423,8 +424,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:write');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:write');
       const { collectionId, documentId } = request.params;
       const deleted = await withTenant(deps.db, ctx, async (tx) => {
         const row = await findDocument(tx, collectionId, documentId);
@@ -454,8 +454,7 @@ export function registerKnowledgeRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (request, reply) => {
-      const ctx = await deps.auth.tenant(request, 'knowledge:read');
-      requireVector(deps);
+      const ctx = await knowledgeCaller(deps, request, 'knowledge:read');
       const collection = await collectionOf(deps, ctx, request.params.collectionId);
       const policy = await deps.policies.current(ctx);
       const hits = await searchCollection(
