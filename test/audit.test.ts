@@ -723,6 +723,41 @@ describe('chain verification', () => {
     expect(await verifyBoth(tenant)).toMatchObject({ ok: false, brokenAt: 3 });
   });
 
+  it('finds two sealed payloads swapped between events (each still opens, to the wrong content)', async () => {
+    const tenant = await server.createTenant('payload-swap');
+    for (const question of ['first sealed question', 'second sealed question']) {
+      await server.openai(tenant.apiKey).chat.completions.create({
+        model: 'local/extractive',
+        messages: [{ role: 'user', content: question }],
+      });
+    }
+    const chats = await server.database.ownerQuery<{ seq: string | number }>(
+      `select seq from audit_events where tenant_id = $1 and action = 'chat.completion' order by seq`,
+      [tenant.id],
+    );
+    const [first, second] = chats.map((c) => Number(c.seq));
+    expect([first, second]).toEqual([3, 4]);
+    expect((await verifyBoth(tenant)).ok).toBe(true);
+    await tamper(
+      `update audit_events e set sealed_payload = o.sealed_payload
+         from audit_events o
+        where e.tenant_id = $1 and o.tenant_id = $1
+          and ((e.seq = 3 and o.seq = 4) or (e.seq = 4 and o.seq = 3))`,
+      [tenant.id],
+    );
+    // Same tenant, same purpose: both payloads open, so only the commitment can tell.
+    const events = await trail(tenant.apiKey, '&action=chat.completion');
+    expect(events.map((e) => e.payload.input[0].content)).toEqual([
+      'second sealed question',
+      'first sealed question',
+    ]);
+    expect(await verifyBoth(tenant)).toMatchObject({
+      ok: false,
+      brokenAt: 3,
+      reason: expect.stringContaining('payload'),
+    });
+  });
+
   it('does not leave an export hanging when a payload no longer opens', async () => {
     const tenant = await tenantWithAlteredPayload('payload-export');
     // It may end, or fail visibly (an error status, a cut-off transfer), but the client must never

@@ -50,6 +50,12 @@ beforeAll(async () => {
     await holdOneRequest(server, t.apiKey);
     await addKnowledgeAndMemory(server, t);
   }
+  // A placement row says a tenant is served by another database; only moving a tenant writes one
+  // (test/promote.test.ts), so here, last, the owner writes one directly.
+  await server.database.ownerQuery(
+    `insert into tenant_placements (tenant_id, state) values ($1, 'away'), ($2, 'away')`,
+    [a.id, b.id],
+  );
   tenantTables = (
     await server.database.ownerQuery<{ table_name: string }>(
       `select c.relname as table_name from pg_class c join pg_namespace n on n.oid = c.relnamespace

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBulkhead, type RunningBulkhead, type TestTenant } from './support/bulkhead-server.ts';
 import { startFakeOpenAI } from './support/fake-openai-upstream.ts';
+import { createSilo, type Silo } from './support/silo-database.ts';
 
 /**
  * Tenant B attacks everything tenant A owns, with B's own valid credentials: A's ids, A's names,
@@ -780,5 +781,520 @@ describe("tenant B against tenant A's knowledge", () => {
       body: { query: 'secret launch code', mode: 'keyword' },
     });
     expect(JSON.stringify(found.body)).toContain(canaries[0]);
+  });
+});
+
+describe("operator reads of B's content under A's grants", () => {
+  const bCanary = 'BRAVO-CANARY-3141';
+  const reason = 'isolation check';
+  const contentScopes = ['documents:content', 'threads:content', 'approvals:content'];
+  let aGrants: string[];
+  let aThread: string;
+  let bThread: string;
+  let bCollection: string | undefined;
+  let bDocument: string | undefined;
+
+  const operatorGet = (tenant: TestTenant, path: string) =>
+    server.request('GET', `/v1/admin/tenants/${tenant.id}${path}`, {
+      token: server.adminToken,
+      headers: { 'x-bulkhead-reason': reason },
+    });
+  const contentReads = (tenant: TestTenant) =>
+    server.database.ownerQuery<{ n: string | number }>(
+      `select count(*) as n from audit_events where tenant_id = $1 and action in
+        ('operator.read_documents', 'operator.read_threads', 'operator.read_approvals')`,
+      [tenant.id],
+    );
+
+  beforeAll(async () => {
+    aGrants = [];
+    for (const scope of contentScopes) {
+      const granted = await server.request('POST', '/v1/access-grants', {
+        token: a.tenant.apiKey,
+        body: {
+          scope,
+          reason: 'support',
+          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        },
+      });
+      expect(granted.status).toBe(201);
+      aGrants.push(granted.body.id);
+    }
+    const thread = async (o: Owned, content: string) => {
+      const t = await server.request('POST', '/v1/threads', { token: o.tenant.apiKey, body: {} });
+      await server.request('POST', `/v1/threads/${t.body.id}/messages`, {
+        token: o.tenant.apiKey,
+        body: { role: 'user', content },
+      });
+      return t.body.id as string;
+    };
+    aThread = await thread(a, 'alpha thread for the operator');
+    bThread = await thread(b, `${bCanary} bravo's private turn`);
+    const col = await server.request('POST', '/v1/collections', {
+      token: b.tenant.apiKey,
+      body: { name: 'bravo-private-kb', description: `${bCanary} description` },
+    });
+    if (col.status === 201) {
+      bCollection = col.body.id;
+      const doc = await server.request('POST', `/v1/collections/${bCollection}/documents`, {
+        token: b.tenant.apiKey,
+        body: { content: `Bravo's vault: ${bCanary}.`, metadata: { tag: bCanary } },
+      });
+      expect(doc.status).toBe(201);
+      bDocument = doc.body.id;
+    }
+  });
+
+  it("keeps B's content redacted while A's grants are in force (and A's open A's)", async () => {
+    const own = await operatorGet(a.tenant, `/approvals/${a.approvalId}`);
+    expect(own.body.access).toBe('granted');
+    expect(JSON.stringify(own.body.request)).toContain('the plan of alpha');
+    const ownMessages = await operatorGet(a.tenant, `/threads/${aThread}/messages`);
+    expect(ownMessages.body.access).toBe('granted');
+
+    const paths = [
+      '/threads?limit=100',
+      `/threads/${bThread}/messages`,
+      '/approvals',
+      `/approvals/${b.approvalId}`,
+      ...(bCollection === undefined
+        ? []
+        : ['/collections', `/collections/${bCollection}/documents`, `/documents/${bDocument}`]),
+    ];
+    for (const path of paths) {
+      const read = await operatorGet(b.tenant, path);
+      expect({ path, status: read.status }).toEqual({ path, status: 200 });
+      expect(read.body.access ?? 'redacted').toBe('redacted');
+      const text = JSON.stringify(read.body);
+      expect(text).not.toContain(bCanary);
+      expect(text).not.toContain('the plan of bravo');
+    }
+    expect(Number((await contentReads(b.tenant))[0]!.n)).toBe(0);
+    expect(Number((await contentReads(a.tenant))[0]!.n)).toBe(2);
+  });
+
+  it("does not reach B's objects through A's tenant path: 404 as for a missing id", async () => {
+    const ghost = (id: string) => id.slice(0, -6) + 'zzzzzz';
+    const pairs = [
+      [`/threads/${bThread}/messages`, `/threads/${ghost(bThread)}/messages`],
+      [`/approvals/${b.approvalId}`, `/approvals/${ghost(b.approvalId)}`],
+      ...(bDocument === undefined
+        ? []
+        : [[`/documents/${bDocument}`, `/documents/${ghost(bDocument)}`]]),
+    ] as [string, string][];
+    for (const [foreign, missing] of pairs) {
+      const attack = await operatorGet(a.tenant, foreign);
+      const none = await operatorGet(a.tenant, missing);
+      expect(attack.status).toBe(404);
+      expect(none.status).toBe(404);
+      const normalise = (m: string) => m.replace(/'[a-z]+_[0-9a-z]{26}'/, "'<id>'");
+      expect(normalise(attack.body.error.message)).toBe(normalise(none.body.error.message));
+      expect(JSON.stringify(attack.body)).not.toContain(bCanary);
+    }
+  });
+
+  it("does not let B's admin list or revoke A's content grants", async () => {
+    const listed = await server.request('GET', '/v1/access-grants?limit=100', {
+      token: b.tenant.apiKey,
+    });
+    const seen = listed.body.data.map((g: { id: string }) => g.id);
+    for (const id of aGrants) {
+      expect(seen).not.toContain(id);
+      const revoke = await server.request('DELETE', `/v1/access-grants/${id}`, {
+        token: b.tenant.apiKey,
+      });
+      expect(revoke.status).toBe(404);
+    }
+    const still = await operatorGet(a.tenant, `/threads/${aThread}/messages`);
+    expect(still.body.access).toBe('granted');
+    const mine = await server.request('GET', '/v1/access-grants?limit=100', {
+      token: a.tenant.apiKey,
+    });
+    for (const id of aGrants)
+      expect(mine.body.data.find((g: { id: string }) => g.id === id)?.active).toBe(true);
+  });
+});
+
+describe("tenant B's data-key rotation against tenant A", () => {
+  /** A tenant's key versions and every sealed value it holds, straight from the database. */
+  async function keysAndSealed(tenantId: string) {
+    const versions = await server.database.ownerQuery<{ key_version: number }>(
+      `select key_version from tenant_data_keys where tenant_id = $1 order by 1`,
+      [tenantId],
+    );
+    const sealed = await server.database.ownerQuery<{ v: string }>(
+      `select encode(sealed_api_key, 'hex') as v from providers where tenant_id = $1 and sealed_api_key is not null
+       union all select encode(sealed_content, 'hex') from thread_messages where tenant_id = $1
+       union all select encode(sealed_request, 'hex') from approvals where tenant_id = $1
+       union all select encode(sealed_payload, 'hex') from audit_events
+                  where tenant_id = $1 and sealed_payload is not null
+       order by 1`,
+      [tenantId],
+    );
+    return { versions: versions.map((r) => r.key_version), sealed: sealed.map((r) => r.v) };
+  }
+
+  it("rotates only B's key when B's owner asks, and only A's when the operator names A", async () => {
+    const aBefore = await keysAndSealed(a.tenant.id);
+    const bBefore = await keysAndSealed(b.tenant.id);
+    expect(aBefore.sealed.length).toBeGreaterThan(0);
+
+    const own = await server.request('POST', '/v1/data-key/rotate', { token: b.tenant.apiKey });
+    expect(own.status).toBe(200);
+    expect(own.body.tenantId).toBe(b.tenant.id);
+    expect(JSON.stringify(own.body)).not.toContain(a.tenant.id);
+    const bRotated = await keysAndSealed(b.tenant.id);
+    expect(bRotated.versions).toEqual([Math.max(...bBefore.versions) + 1]);
+    expect(bRotated.sealed).not.toEqual(bBefore.sealed);
+    expect(await keysAndSealed(a.tenant.id)).toEqual(aBefore);
+
+    const operator = await server.request(
+      'POST',
+      `/v1/admin/tenants/${a.tenant.id}/data-key/rotate`,
+      { token: server.adminToken, headers: { 'x-bulkhead-reason': 'isolation test' } },
+    );
+    expect(operator.status).toBe(200);
+    expect(operator.body.tenantId).toBe(a.tenant.id);
+    expect((await keysAndSealed(a.tenant.id)).versions).toEqual([
+      Math.max(...aBefore.versions) + 1,
+    ]);
+    expect(await keysAndSealed(b.tenant.id)).toEqual(bRotated);
+
+    // Each still calls its provider with its own key, and its chain still verifies.
+    for (const [owned, secret] of [
+      [a, 'sk-alpha-secret'],
+      [b, 'sk-bravo-secret'],
+    ] as const) {
+      upstream.reset();
+      await server.openai(owned.tenant.apiKey).chat.completions.create({
+        model: 'shared/gpt-x',
+        messages: [{ role: 'user', content: 'after the rotations' }],
+      });
+      expect(upstream.seen.at(-1)!.headers.authorization).toBe(`Bearer ${secret}`);
+      const verified = await server.request('GET', '/v1/audit/verify', {
+        token: owned.tenant.apiKey,
+      });
+      expect(verified.body.ok).toBe(true);
+    }
+  });
+});
+
+describe("tenant B against tenant A's audit checkpoints", () => {
+  let anchored: RunningBulkhead;
+  let alpha: TestTenant;
+  let bravo: TestTenant;
+
+  beforeAll(async () => {
+    anchored = await startBulkhead({
+      BULKHEAD_AUDIT_ANCHOR_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
+    alpha = await anchored.createTenant('alpha');
+    bravo = await anchored.createTenant('bravo');
+  });
+  afterAll(() => anchored.close());
+
+  const checkpoint = async (t: TestTenant) =>
+    (await anchored.request('GET', '/v1/audit/checkpoint', { token: t.apiKey })).body;
+
+  it("signs B's checkpoint over B's own chain only", async () => {
+    const mine = await checkpoint(bravo);
+    expect(mine.checkpoint.tenantId).toBe(bravo.id);
+    expect(JSON.stringify(mine)).not.toContain(alpha.id);
+  });
+
+  it("refuses A's checkpoint from B like something that does not exist, and says nothing of A's chain", async () => {
+    const theirs = await checkpoint(alpha);
+    const mine = await checkpoint(bravo);
+    const attempts = async () => [
+      await anchored.request('POST', '/v1/audit/verify-checkpoint', {
+        token: bravo.apiKey,
+        body: theirs,
+      }),
+      await anchored.request('POST', '/v1/audit/verify-checkpoints', {
+        token: bravo.apiKey,
+        body: { checkpoints: [mine, theirs] },
+      }),
+      // The operator route checks the checkpoint against the tenant in the path.
+      await anchored.request('POST', `/v1/admin/tenants/${bravo.id}/audit/verify-checkpoint`, {
+        token: anchored.adminToken,
+        body: theirs,
+      }),
+    ];
+    const before = await attempts();
+    for (const response of before) {
+      expect(response.status).toBe(404);
+      expect(JSON.stringify(response.body)).not.toContain('audit_checkpoint_verification');
+    }
+    // Cutting A's chain changes nothing B can see.
+    await anchored.database.ownerQuery(
+      `delete from audit_events where tenant_id = $1 and seq = 2`,
+      [alpha.id],
+    );
+    expect((await attempts()).map((r) => [r.status, r.body])).toEqual(
+      before.map((r) => [r.status, r.body]),
+    );
+    const own = await anchored.request('POST', '/v1/audit/verify-checkpoint', {
+      token: bravo.apiKey,
+      body: mine,
+    });
+    expect(own.body).toMatchObject({ ok: true, tenantId: bravo.id });
+  });
+});
+
+describe.runIf(Boolean(process.env.DATABASE_URL))(
+  'tenant B against tenant A once A has a database of its own',
+  () => {
+    let silo: Silo;
+
+    beforeAll(async () => {
+      silo = await createSilo();
+      const promoted = await server.request('POST', `/v1/admin/tenants/${a.tenant.id}/promote`, {
+        token: server.adminToken,
+        body: { databaseUrl: silo.url },
+      });
+      expect(promoted.status).toBe(200);
+    });
+    afterAll(async () => {
+      // Later blocks find A back in the pool, as they would after any demotion.
+      await server.request('POST', `/v1/admin/tenants/${a.tenant.id}/demote`, {
+        token: server.adminToken,
+      });
+      await silo?.drop();
+    });
+
+    it.each(byIdAttacks)(
+      'cannot %s of A in its silo: 404, exactly as for an id that does not exist',
+      async (_name, method, path, body) => {
+        const attack = await server.request(method, path(a), {
+          token: b.tenant.apiKey,
+          body: body?.(a),
+        });
+        const missing = await server.request(method, path(ghost(a)), {
+          token: b.tenant.apiKey,
+          body: body?.(a),
+        });
+        expect(attack.status).toBe(404);
+        expect(missing.status).toBe(404);
+        expect(attack.body.error.code).toBe(missing.body.error.code);
+      },
+    );
+
+    it("refuses B's secret under A's tenant id: the silo has no such key either", async () => {
+      const forged = `bk_${a.tenant.id}_${b.tenant.apiKey.slice(-43)}`;
+      const response = await server.request('GET', '/v1/models', { token: forged });
+      expect(response.status).toBe(401);
+    });
+
+    it('keeps every row of A in the silo and every row of B in the pool', async () => {
+      const tables = (
+        await silo.query<{ table_name: string }>(
+          `select distinct table_name from information_schema.columns
+           where table_schema = 'public' and column_name = 'tenant_id'`,
+        )
+      ).map((r) => r.table_name);
+      for (const table of tables) {
+        const [inSilo] = await silo.query<{ n: number }>(
+          `select count(*)::int as n from ${table} where tenant_id <> $1`,
+          [a.tenant.id],
+        );
+        expect({ table, others: inSilo!.n }).toEqual({ table, others: 0 });
+        const [inPool] = await server.database.ownerQuery<{ n: number }>(
+          `select count(*)::int as n from ${table} where tenant_id = $1`,
+          [a.tenant.id],
+        );
+        const registry = table === 'tenants' || table === 'tenant_placements' ? 1 : 0;
+        expect({ table, a: inPool!.n }).toEqual({ table, a: registry });
+      }
+      const keys = await server.request('GET', '/v1/keys?limit=100', { token: b.tenant.apiKey });
+      expect(JSON.stringify(keys.body)).not.toContain(a.keyId);
+    });
+
+    it('serves A from its silo and B from the pool, each its own chain', async () => {
+      for (const owned of [a, b]) {
+        const chat = await server.request('POST', '/v1/chat/completions', {
+          token: owned.tenant.apiKey,
+          body: { model: 'shared/gpt-x', messages: [{ role: 'user', content: 'still here' }] },
+        });
+        expect(chat.status).toBe(200);
+        const verify = await server.request('GET', '/v1/audit/verify', {
+          token: owned.tenant.apiKey,
+        });
+        expect(verify.body.ok).toBe(true);
+      }
+    });
+  },
+);
+
+describe("tenant B against tenant A's export", () => {
+  // Fresh canaries only A ever writes (B types A's knowledge canaries into its own searches, so
+  // those are in B's own trail), and everything of A's that could leak: ids, secret, prompts.
+  const planted = `EXPORT-CANARY-ALPHA-${Date.now().toString(36)}`;
+  const aCanaries = () => [
+    planted,
+    a.tenant.id,
+    a.keyId,
+    a.userId,
+    a.providerId,
+    a.grantId,
+    a.approvalId,
+    'sk-alpha-secret',
+    // Not 'alpha-private': B's own trail records the model name B tried (`alpha-private/only-mine`).
+    'hello from alpha',
+    'the plan of alpha',
+    'alpha ships on Friday',
+  ];
+  let archive: Buffer;
+  let entries: { name: string; body: string }[];
+
+  beforeAll(async () => {
+    const thread = await server.request('POST', '/v1/threads', {
+      token: a.tenant.apiKey,
+      body: { title: `${planted} thread` },
+    });
+    expect(thread.status).toBe(201);
+    const said = await server.request('POST', `/v1/threads/${thread.body.id}/messages`, {
+      token: a.tenant.apiKey,
+      body: { role: 'user', content: `${planted} message` },
+    });
+    expect(said.status).toBe(201);
+    const user = await server.request('POST', '/v1/users', {
+      token: a.tenant.apiKey,
+      body: { email: `${planted.toLowerCase()}@alpha.test`, role: 'viewer' },
+    });
+    expect(user.status).toBe(201);
+    const response = await fetch(`${server.url}/v1/export`, {
+      headers: { authorization: `Bearer ${b.tenant.apiKey}` },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/x-tar');
+    archive = Buffer.from(await response.arrayBuffer());
+    const { extract } = await import('tar-stream');
+    const reader = extract();
+    entries = [];
+    const reading = (async () => {
+      for await (const entry of reader) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of entry) chunks.push(chunk as Buffer);
+        entries.push({ name: entry.header.name, body: Buffer.concat(chunks).toString('utf8') });
+      }
+    })();
+    reader.end(archive);
+    await reading;
+  });
+
+  it("B's archive holds none of A's canaries, in any byte, and only B's rows", () => {
+    expect(entries.at(-1)!.name).toBe('manifest.json');
+    expect(JSON.parse(entries.at(-1)!.body).tenantId).toBe(b.tenant.id);
+    const text = archive.toString('utf8');
+    expect(text).toContain('the plan of bravo');
+    for (const canary of aCanaries()) expect(text, canary).not.toContain(canary);
+    expect(text.toLowerCase()).not.toContain(planted.toLowerCase());
+    const rows = entries
+      .filter((e) => e.name.startsWith('tables/'))
+      .flatMap((e) => e.body.split('\n').slice(0, -1))
+      .map((l) => JSON.parse(l));
+    expect(rows.length).toBeGreaterThan(10);
+    for (const r of rows) expect(r.row.tenant_id).toBe(b.tenant.id);
+  });
+
+  it("A's own export does carry the planted canary (so its absence from B's means something)", async () => {
+    const own = await fetch(`${server.url}/v1/export?format=jsonl`, {
+      headers: { authorization: `Bearer ${a.tenant.apiKey}` },
+    });
+    expect(own.status).toBe(200);
+    const text = await own.text();
+    expect(text).toContain(`${planted} message`);
+    expect(text).toContain(`${planted} thread`);
+  });
+
+  it("B's key cannot fetch A's export: 401 on the operator route, 400 naming a tenant", async () => {
+    for (const format of ['tar', 'jsonl']) {
+      const attack = await server.request(
+        'GET',
+        `/v1/admin/tenants/${a.tenant.id}/export?format=${format}`,
+        { token: b.tenant.apiKey, headers: { 'x-bulkhead-reason': 'mine now' } },
+      );
+      expect(attack.status).toBe(401);
+      expect(JSON.stringify(attack.body)).not.toContain('bulkhead-export');
+    }
+    const named = await server.request('GET', `/v1/export?tenantId=${a.tenant.id}`, {
+      token: b.tenant.apiKey,
+    });
+    expect(named.status).toBe(400);
+    expect(JSON.stringify(named.body)).not.toContain('bulkhead-export');
+  });
+});
+
+describe("tenant B's key-encryption key against tenant A's data key", () => {
+  let threadOfA: string;
+  let threadOfB: string;
+  let ownKeyOfB: Uint8Array;
+  let versionOfB: number;
+
+  beforeAll(async () => {
+    for (const [owned, which] of [
+      [a, 'A'],
+      [b, 'B'],
+    ] as const) {
+      const thread = await server.request('POST', '/v1/threads', {
+        token: owned.tenant.apiKey,
+        body: {},
+      });
+      const message = await server.request('POST', `/v1/threads/${thread.body.id}/messages`, {
+        token: owned.tenant.apiKey,
+        body: { role: 'user', content: `kek canary of ${owned.tenant.name}` },
+      });
+      expect(message.status).toBe(201);
+      if (which === 'A') threadOfA = thread.body.id;
+      else threadOfB = thread.body.id;
+    }
+    // B's newest data key (an earlier block may have rotated it).
+    const [keyOfB] = await server.database.ownerQuery<{
+      key_version: number;
+      wrapped_key: Uint8Array;
+    }>(
+      'select key_version, wrapped_key from tenant_data_keys where tenant_id = $1 order by key_version desc limit 1',
+      [b.tenant.id],
+    );
+    ownKeyOfB = keyOfB!.wrapped_key;
+    versionOfB = keyOfB!.key_version;
+    // As the database owner: A's newest wrapped data key, copied into B's row.
+    await server.database.ownerQuery(
+      `update tenant_data_keys set wrapped_key =
+         (select wrapped_key from tenant_data_keys where tenant_id = $1 order by key_version desc limit 1)
+       where tenant_id = $2 and key_version = $3`,
+      [a.tenant.id, b.tenant.id, versionOfB],
+    );
+  });
+  afterAll(async () => {
+    await server.database.ownerQuery(
+      'update tenant_data_keys set wrapped_key = $1 where tenant_id = $2 and key_version = $3',
+      [ownKeyOfB, b.tenant.id, versionOfB],
+    );
+  });
+
+  it("B's requests cannot open it, and nothing of A's comes back", async () => {
+    const messages = await server.request('GET', `/v1/threads/${threadOfB}/messages`, {
+      token: b.tenant.apiKey,
+    });
+    expect(messages.status).toBeGreaterThanOrEqual(500);
+    const chat = await server.request('POST', '/v1/chat/completions', {
+      token: b.tenant.apiKey,
+      body: { model: 'local/extractive', messages: [{ role: 'user', content: 'hi' }] },
+    });
+    expect(chat.status).toBeGreaterThanOrEqual(500);
+    const verify = await server.request('GET', '/v1/audit/verify', { token: b.tenant.apiKey });
+    expect(verify.body).toMatchObject({ ok: false });
+    for (const answer of [messages, chat, verify]) {
+      expect(JSON.stringify(answer.body)).not.toContain('alpha');
+    }
+  });
+
+  it("A's own data still opens with A's key (the copy took nothing from A)", async () => {
+    const messages = await server.request('GET', `/v1/threads/${threadOfA}/messages`, {
+      token: a.tenant.apiKey,
+    });
+    expect(messages.status).toBe(200);
+    expect(JSON.stringify(messages.body)).toContain('kek canary of alpha');
   });
 });

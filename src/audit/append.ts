@@ -2,7 +2,7 @@ import { newId } from '../core/ids.ts';
 import { principalId, type TenantContext } from '../core/tenant-context.ts';
 import type { OperatorTx, TenantTx } from '../db/scope.ts';
 import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
-import { GENESIS_HASH, linkHash } from './chain.ts';
+import { GENESIS_HASH, linkHash, payloadCommitment } from './chain.ts';
 
 export const AUDIT_PAYLOAD_PURPOSE = 'audit-payload';
 
@@ -29,15 +29,20 @@ export function actorOf(ctx: TenantContext): AuditActor {
 }
 
 /**
- * Locks the tenant's chain head, and reads its data key in the same statement (appends run on
- * every AI call). The head is created on the tenant's first append.
+ * Locks the tenant's chain head, and reads its newest data key (and that key's version) in the same
+ * statement (appends run on every AI call). The head is created on the tenant's first append.
  */
 async function lockHead(tx: TenantTx | OperatorTx, tenantId: string) {
   const read = () =>
     tx
       .selectFrom('audit_heads')
       .innerJoin('tenant_data_keys', 'tenant_data_keys.tenant_id', 'audit_heads.tenant_id')
-      .select(['audit_heads.seq', 'audit_heads.hash', 'tenant_data_keys.wrapped_key'])
+      .select([
+        'audit_heads.seq',
+        'audit_heads.hash',
+        'tenant_data_keys.key_version',
+        'tenant_data_keys.wrapped_key',
+      ])
       .where('audit_heads.tenant_id', '=', tenantId)
       .orderBy('tenant_data_keys.key_version', 'desc')
       .limit(1)
@@ -60,6 +65,10 @@ async function lockHead(tx: TenantTx | OperatorTx, tenantId: string) {
  * commit with the change they record, or not at all. The head row is locked for the rest of the
  * transaction: appends of one tenant are serialised, and the chain never forks. A batch costs the
  * same few statements as one event (one lock, one data-key read, one insert).
+ *
+ * A payload is sealed with a random salt inside, and the link commits to SHA-256(salt ‖ payload),
+ * stored as `payload_commitment`: the payload can be re-encrypted under a new data key later
+ * without touching the chain, and `verifyChain` still finds a payload edited or swapped.
  */
 export async function appendAuditEvents(
   tx: TenantTx | OperatorTx,
@@ -70,9 +79,10 @@ export async function appendAuditEvents(
   if (events.length === 0) return;
   const head = await lockHead(tx, tenantId);
   const payloads = events.map((e) => (e.payload === undefined ? null : JSON.stringify(e.payload)));
-  const sealed = keyring.sealManyWithWrappedKey(
+  const sealed = await keyring.sealSaltedManyWithWrappedKey(
+    tx,
     tenantId,
-    head.wrapped_key,
+    { version: head.key_version, wrappedKey: head.wrapped_key },
     AUDIT_PAYLOAD_PURPOSE,
     payloads,
   );
@@ -80,6 +90,7 @@ export async function appendAuditEvents(
   let prevHash: Uint8Array = head.hash;
   const rows = events.map((event, i) => {
     if (event.tenantId !== tenantId) throw new Error('an audit batch holds one tenant only');
+    const payload = sealed[i] ?? null;
     const fields = {
       tenantId,
       seq: ++seq,
@@ -94,7 +105,11 @@ export async function appendAuditEvents(
       rule: event.rule ?? null,
       requestId: event.requestId ?? null,
       details: event.details ?? {},
-      sealedPayload: sealed[i] ?? null,
+      sealedPayload: payload?.sealed ?? null,
+      payloadCommitment:
+        payload === null
+          ? null
+          : payloadCommitment(payload.salt, Buffer.from(payloads[i]!, 'utf8')),
     };
     const hash = linkHash(prevHash, fields);
     const row = {
@@ -112,6 +127,7 @@ export async function appendAuditEvents(
       request_id: fields.requestId,
       details: JSON.stringify(fields.details),
       sealed_payload: fields.sealedPayload,
+      payload_commitment: fields.payloadCommitment,
       prev_hash: prevHash,
       hash,
     };

@@ -18,6 +18,16 @@ export interface ChainedFields {
   requestId: string | null;
   details: Record<string, unknown>;
   sealedPayload: Uint8Array | null;
+  /**
+   * SHA-256(salt ‖ payload plaintext) for events written since payload commitments exist; null for
+   * events without a payload and for older events, whose link commits to the ciphertext instead.
+   */
+  payloadCommitment: Uint8Array | null;
+}
+
+/** What a new event's link commits to instead of its payload's ciphertext. */
+export function payloadCommitment(salt: Uint8Array, plaintext: Uint8Array): Buffer {
+  return createHash('sha256').update(salt).update(plaintext).digest();
 }
 
 /** Keys sorted at every level, so the same details hash the same whatever order they came in. */
@@ -35,7 +45,10 @@ function canonical(value: unknown): unknown {
 
 /**
  * hash = SHA-256(previous hash ‖ canonical JSON of the fields). Editing any field, removing a link
- * or moving one breaks this link or the next; the sealed payload is committed to byte for byte.
+ * or moving one breaks this link or the next. The payload is committed to through its commitment
+ * (salted hash of the content), so re-encrypting it under a new data key leaves the link intact;
+ * events written before commitments existed commit to the sealed payload byte for byte. The two
+ * cannot be confused: base64 has no ':'.
  */
 export function linkHash(prevHash: Uint8Array, fields: ChainedFields): Buffer {
   const body = JSON.stringify([
@@ -52,7 +65,11 @@ export function linkHash(prevHash: Uint8Array, fields: ChainedFields): Buffer {
     fields.rule,
     fields.requestId,
     canonical(fields.details),
-    fields.sealedPayload === null ? null : Buffer.from(fields.sealedPayload).toString('base64'),
+    fields.payloadCommitment !== null
+      ? `sha256:${Buffer.from(fields.payloadCommitment).toString('hex')}`
+      : fields.sealedPayload === null
+        ? null
+        : Buffer.from(fields.sealedPayload).toString('base64'),
   ]);
   return createHash('sha256').update(prevHash).update(body, 'utf8').digest();
 }

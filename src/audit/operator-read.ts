@@ -6,13 +6,14 @@ import type { App, AppDeps } from '../http/app-types.ts';
 import { listOf } from '../http/pagination.ts';
 import { AUDIT_PAYLOAD_PURPOSE, appendAuditEvent } from './append.ts';
 import { activeGrant } from './grants/repository.ts';
+import { redactedFor } from './grants/redacted.ts';
 import { auditPage, auditQuery, eventView, UNREADABLE } from './routes.ts';
 import { operatorReason } from '../http/operator-reason.ts';
 import { assertTenantExists } from '../identity/tenants/repository.ts';
 
 const operatorAuditQuery = auditQuery.omit({ format: true });
 
-export const REDACTED = { redacted: true, reason: "no active access grant for 'audit:payloads'" };
+export const REDACTED = redactedFor('audit:payloads');
 
 /**
  * Operators read a tenant's trail redacted by default: metadata yes, content no. With an active

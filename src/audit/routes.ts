@@ -182,7 +182,7 @@ export function registerAuditRoutes(app: App, deps: AppDeps): void {
     },
     async (request) => {
       const ctx = await deps.auth.tenant(request, 'audit:read');
-      return withTenant(deps.db, ctx, (tx) => verifyChain(tx, ctx.tenantId));
+      return withTenant(deps.db, ctx, (tx) => verifyChain(tx, ctx.tenantId, deps.keyring));
     },
   );
 
@@ -205,7 +205,7 @@ export function registerAuditRoutes(app: App, deps: AppDeps): void {
         { operator, reason: 'verify audit chain', tenantId },
         async (tx) => {
           await assertTenantExists(tx, tenantId);
-          return verifyChain(tx, tenantId);
+          return verifyChain(tx, tenantId, deps.keyring);
         },
       );
     },

@@ -1,5 +1,7 @@
 import type { OperatorTx, TenantTx } from '../db/scope.ts';
-import { GENESIS_HASH, linkHash } from './chain.ts';
+import type { TenantDataKeys, TenantKeyring } from '../secrets/tenant-keyring.ts';
+import { AUDIT_PAYLOAD_PURPOSE } from './append.ts';
+import { GENESIS_HASH, linkHash, payloadCommitment } from './chain.ts';
 
 export type ChainReport =
   | { object: 'audit_verification'; tenantId: string; ok: true; events: number }
@@ -18,13 +20,36 @@ const PAGE = 1000;
 /**
  * Walks the tenant's chain from the start and reports the first link that does not hold: a gap in
  * the sequence (a deleted event), a previous-hash that is not the hash before it (a moved event), a
- * hash that does not match the fields (an edited event), or a head past the last event (deleted
- * events at the end).
+ * hash that does not match the fields (an edited event), a payload that does not open or is not
+ * the content its link committed to (an edited or swapped payload), or a head past the last event
+ * (deleted events at the end). Payloads are opened to check them, never returned.
  */
 export async function verifyChain(
   tx: TenantTx | OperatorTx,
   tenantId: string,
+  keyring: TenantKeyring,
 ): Promise<ChainReport> {
+  // Read once, and only if some event has a committed payload.
+  let keys: TenantDataKeys | null | undefined;
+  const payloadProblem = async (row: {
+    seq: number;
+    sealed: Uint8Array | null;
+    commitment: Uint8Array;
+  }): Promise<string | null> => {
+    if (row.sealed === null) return `event ${row.seq}'s payload was removed`;
+    keys ??= await keyring.dataKeys(tx, tenantId).catch(() => null);
+    const opened = keys === null ? null : keyring.tryOpen(keys, AUDIT_PAYLOAD_PURPOSE, row.sealed);
+    if (opened === null) {
+      return `event ${row.seq}'s payload does not open (altered, or sealed under a key that no longer exists)`;
+    }
+    if (
+      opened.salt === null ||
+      !payloadCommitment(opened.salt, opened.plaintext).equals(Buffer.from(row.commitment))
+    ) {
+      return `event ${row.seq}'s payload is not the one it was written with (edited or swapped)`;
+    }
+    return null;
+  };
   let expectedSeq = 1;
   let prevHash: Uint8Array = GENESIS_HASH;
   const broken = (brokenAt: number, reason: string): ChainReport => ({
@@ -65,9 +90,18 @@ export async function verifyChain(
         requestId: row.request_id,
         details: row.details,
         sealedPayload: row.sealed_payload,
+        payloadCommitment: row.payload_commitment,
       });
       if (!recomputed.equals(Buffer.from(row.hash))) {
         return broken(seq, `event ${seq} was changed after it was written`);
+      }
+      if (row.payload_commitment !== null) {
+        const problem = await payloadProblem({
+          seq,
+          sealed: row.sealed_payload,
+          commitment: row.payload_commitment,
+        });
+        if (problem !== null) return broken(seq, problem);
       }
       prevHash = row.hash;
       expectedSeq = seq + 1;

@@ -4,10 +4,15 @@ import { roles } from '../core/tenant-context.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { buildApp } from '../http/build-app.ts';
+import { resolveSecrets } from '../http/embedded-secrets.ts';
 import { serve } from '../http/server.ts';
+import { migrateSilos } from '../lifecycle/promote/migrate-silos.ts';
+import { SiloUrlBox } from '../lifecycle/promote/silo-url-box.ts';
 import { adminRequest, adminTarget } from './admin-client.ts';
+import { registerExportCommand } from './export-command.ts';
 import { registerIngestCommand } from './ingest-command.ts';
 import { registerPolicyCommands } from './policy-commands.ts';
+import { verifyAnchorsFile } from '../audit/anchor/verify-anchors-file.ts';
 
 const env = process.env;
 async function allTenantIds(target: ReturnType<typeof adminTarget>): Promise<string[]> {
@@ -58,6 +63,22 @@ program
             ? ''
             : 'Warning: the pgvector extension is not available; knowledge search will be unavailable.\n'),
       );
+      // Silos' URLs are sealed with the master key: without it, they cannot be found.
+      if (config.masterKey === undefined && config.databaseUrl !== undefined) {
+        process.stdout.write(
+          'Silos (tenants promoted to their own database) were not migrated: set BULKHEAD_MASTER_KEY.\n',
+        );
+      } else {
+        const { masterKey } = resolveSecrets(config);
+        for (const silo of await migrateSilos(
+          db.backend,
+          new SiloUrlBox(masterKey, config.previousMasterKeys),
+        )) {
+          process.stdout.write(
+            `Silo ${silo.silo}: ${silo.applied.length === 0 ? 'up to date' : `applied ${silo.applied.join(', ')}`}\n`,
+          );
+        }
+      }
     } finally {
       await db.close();
     }
@@ -74,6 +95,62 @@ tenants
       await adminRequest(adminTarget(env, opts.url), 'POST', '/v1/admin/tenants', {
         name: opts.name,
       }),
+    );
+  });
+tenants
+  .command('promote')
+  .description(
+    'Move a tenant from the shared pool to its own PostgreSQL database (copied, verified, then switched)',
+  )
+  .argument('<tenantId>')
+  .requiredOption(
+    '--database-url <url>',
+    "the silo's postgres:// URL; its role must be able to create tables and roles",
+  )
+  .option('--reason <text>', 'why (goes to the operator log and the tenant trail)')
+  .addOption(urlOption)
+  .action(
+    async (tenantId: string, opts: { databaseUrl: string; reason?: string; url?: string }) => {
+      print(
+        await adminRequest(
+          adminTarget(env, opts.url),
+          'POST',
+          `/v1/admin/tenants/${encodeURIComponent(tenantId)}/promote`,
+          { databaseUrl: opts.databaseUrl },
+          opts.reason === undefined ? {} : { 'x-bulkhead-reason': opts.reason },
+        ),
+      );
+    },
+  );
+tenants
+  .command('demote')
+  .description('Move a promoted tenant back into the shared pool')
+  .argument('<tenantId>')
+  .option('--reason <text>', 'why (goes to the operator log and the tenant trail)')
+  .addOption(urlOption)
+  .action(async (tenantId: string, opts: { reason?: string; url?: string }) => {
+    print(
+      await adminRequest(
+        adminTarget(env, opts.url),
+        'POST',
+        `/v1/admin/tenants/${encodeURIComponent(tenantId)}/demote`,
+        undefined,
+        opts.reason === undefined ? {} : { 'x-bulkhead-reason': opts.reason },
+      ),
+    );
+  });
+tenants
+  .command('placement')
+  .description('Where a tenant is served from: pool, silo or moving')
+  .argument('<tenantId>')
+  .addOption(urlOption)
+  .action(async (tenantId: string, opts: { url?: string }) => {
+    print(
+      await adminRequest(
+        adminTarget(env, opts.url),
+        'GET',
+        `/v1/admin/tenants/${encodeURIComponent(tenantId)}/placement`,
+      ),
     );
   });
 tenants
@@ -145,17 +222,49 @@ keys
     );
   });
 
+keys
+  .command('rotate-data-key')
+  .description(
+    "Rotate a tenant's data key: re-encrypt its sealed values under a new version, retire old versions",
+  )
+  .requiredOption('--tenant <tenantId>', 'tenant id')
+  .option('--reason <text>', "why (goes to the operator log and the tenant's audit trail)")
+  .addOption(urlOption)
+  .action(async (opts: { tenant: string; reason?: string; url?: string }) => {
+    print(
+      await adminRequest(
+        adminTarget(env, opts.url),
+        'POST',
+        `/v1/admin/tenants/${encodeURIComponent(opts.tenant)}/data-key/rotate`,
+        undefined,
+        opts.reason === undefined ? {} : { 'x-bulkhead-reason': opts.reason },
+      ),
+    );
+  });
+
 registerPolicyCommands(program, env, urlOption);
 registerIngestCommand(program, env, urlOption);
+registerExportCommand(program, env, urlOption);
 
 const audit = program.command('audit').description('Audit trails (through a running server)');
 audit
   .command('verify')
   .description("Verify tenants' audit hash chains; exits 1 if any chain is broken")
   .option('--tenant <tenantId>', 'one tenant (default: every tenant)')
+  .option(
+    '--anchors <file>',
+    'also hold each chain against every published checkpoint in this file (default: the tenants it names)',
+  )
   .addOption(urlOption)
-  .action(async (opts: { tenant?: string; url?: string }) => {
+  .action(async (opts: { tenant?: string; url?: string; anchors?: string }) => {
     const target = adminTarget(env, opts.url);
+    if (opts.anchors !== undefined) {
+      const write = (line: string) => process.stdout.write(line);
+      if (!(await verifyAnchorsFile(target, opts.anchors, opts.tenant, write))) {
+        process.exitCode = 1;
+      }
+      return;
+    }
     const tenantIds = opts.tenant !== undefined ? [opts.tenant] : await allTenantIds(target);
     let broken = 0;
     for (const tenantId of tenantIds) {

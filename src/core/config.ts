@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { isAnchorKey } from '../audit/anchor/signing-key.ts';
 
 /**
  * Configuration is read once at start-up from the environment, validated, and passed down from
@@ -19,6 +22,32 @@ const positiveInt = z.coerce.number().int().positive();
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const url = z.url({ protocol: /^https?$/ });
 const optional = <T>(schema: z.ZodType<T>) => schema.optional();
+
+/** BULKHEAD_KEY_STORE_URL: where the tenants' key-encryption keys live (src/secrets/key-store). */
+export type KeyStoreSpec =
+  { kind: 'postgres'; url: string } | { kind: 'file'; dir: string } | { kind: 'database' };
+const keyStoreSpec = z.string().transform((v, ctx): KeyStoreSpec => {
+  if (v === 'database') return { kind: 'database' };
+  if (/^postgres(ql)?:\/\/./.test(v)) return { kind: 'postgres', url: v };
+  if (v.startsWith('file://')) {
+    try {
+      const dir = fileURLToPath(v);
+      if (isAbsolute(dir)) return { kind: 'file', dir };
+    } catch {
+      // reported below
+    }
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a file URL must name an absolute directory: file:///abs/dir',
+    });
+    return z.NEVER;
+  }
+  ctx.addIssue({
+    code: 'custom',
+    message: 'must be postgres://…, postgresql://…, file:///abs/dir or database',
+  });
+  return z.NEVER;
+});
 
 const fields = {
   port: { env: 'PORT', schema: port.default(8080), doc: 'HTTP port.' },
@@ -80,6 +109,12 @@ const fields = {
         .transform((v) => v.split(',').map((k) => Buffer.from(k.trim(), 'base64'))),
     ),
     doc: 'Master keys being rotated away from (comma-separated base64). Read, never written; remove them after POST /v1/admin/master-key/rotate.',
+    secret: true,
+  },
+  keyStore: {
+    env: 'BULKHEAD_KEY_STORE_URL',
+    schema: optional(keyStoreSpec),
+    doc: 'Where tenant key-encryption keys live, apart from the tenant databases: `postgres://…` (a separate database, shared by every node), `file:///abs/dir` (one node), or `database` (the main database: deleting a tenant then does not reach database backups). Default: `file://<BULKHEAD_DATA_DIR>/keys` for the embedded database, `database` with DATABASE_URL.',
     secret: true,
   },
   adminToken: {
@@ -173,6 +208,11 @@ const fields = {
     schema: z.coerce.number().int().min(0).max(86_400_000).default(3_600_000),
     doc: "How often a node deletes thread messages older than their tenant's retention (policy memory.retentionDays). 0 turns the sweep off on this node.",
   },
+  tenantPauseMaxMs: {
+    env: 'BULKHEAD_TENANT_PAUSE_MAX_MS',
+    schema: z.coerce.number().int().min(0).max(600_000).default(30_000),
+    doc: "How long a tenant's requests wait while it is being moved between the shared pool and its own database before they get 503 BK_TENANT_MOVING.",
+  },
   documentMaxBytes: {
     env: 'BULKHEAD_DOCUMENT_MAX_BYTES',
     schema: positiveInt.default(20 * 1024 * 1024),
@@ -223,6 +263,51 @@ const fields = {
     env: 'BULKHEAD_METERING_MAX_BATCH',
     schema: positiveInt.default(500),
     doc: 'Most usage records written in one database transaction.',
+  },
+  exportPartBytes: {
+    env: 'BULKHEAD_EXPORT_PART_BYTES',
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024 * 1024)
+      .default(8 * 1024 * 1024),
+    doc: 'Size at which a tenant export closes a table file and starts the next part (the memory one export holds).',
+  },
+  auditAnchorKey: {
+    env: 'BULKHEAD_AUDIT_ANCHOR_KEY',
+    schema: optional(
+      z
+        .string()
+        .refine(
+          isAnchorKey,
+          'must be an Ed25519 private key: PKCS#8 PEM, or base64 of a 32-byte seed',
+        ),
+    ),
+    doc: 'Ed25519 key that signs audit chain checkpoints (PKCS#8 PEM, or base64 of a 32-byte seed). Generated into the data directory in embedded mode; with DATABASE_URL and unset, checkpoints are disabled. Every node must hold the same key.',
+    secret: true,
+  },
+  auditAnchorIntervalMs: {
+    env: 'BULKHEAD_AUDIT_ANCHOR_INTERVAL_MS',
+    schema: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+    doc: 'How often a node publishes a signed checkpoint of every tenant whose audit chain moved, to BULKHEAD_AUDIT_ANCHOR_FILE and/or BULKHEAD_AUDIT_ANCHOR_URL. 0 turns publishing off on this node.',
+  },
+  auditAnchorFile: {
+    env: 'BULKHEAD_AUDIT_ANCHOR_FILE',
+    schema: optional(z.string().min(1)),
+    doc: "Append-only file (JSON lines, fsync'd) the checkpoint publisher writes to. Keep it off the database host, or ship it elsewhere.",
+  },
+  auditAnchorUrl: {
+    env: 'BULKHEAD_AUDIT_ANCHOR_URL',
+    schema: optional(
+      url.refine((v) => {
+        const u = new URL(v);
+        const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+        return u.protocol === 'https:' || loopback;
+      }, 'must be an https:// URL (http:// only on loopback)'),
+    ),
+    doc: 'URL the checkpoint publisher POSTs each checkpoint to (JSON), retried with backoff. https://, or http:// on loopback (a local shipper).',
+    secret: true,
   },
 } satisfies Record<string, Field<unknown>>;
 

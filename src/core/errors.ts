@@ -35,7 +35,11 @@ const registry = {
   BK_UPSTREAM_TIMEOUT: { status: 504, type: 'timeout_error' },
   BK_CLIENT_CLOSED: { status: 499, type: 'api_error' },
   BK_SHUTTING_DOWN: { status: 503, type: 'api_error' },
+  BK_TENANT_MOVING: { status: 503, type: 'api_error' },
+  BK_SILO_UNSUITABLE: { status: 409, type: 'invalid_request_error' },
+  BK_AUDIT_ANCHOR_UNAVAILABLE: { status: 503, type: 'api_error' },
   BK_UNAVAILABLE: { status: 503, type: 'api_error' },
+  BK_TENANT_KEY_DESTROYED: { status: 410, type: 'invalid_request_error' },
   BK_INTERNAL: { status: 500, type: 'api_error' },
 } as const satisfies Record<string, { status: number; type: string }>;
 

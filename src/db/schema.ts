@@ -120,14 +120,26 @@ export interface AuditEventsTable {
   request_id: string | null;
   details: ColumnType<Record<string, unknown>, string, string>;
   sealed_payload: Uint8Array | null;
+  /** SHA-256(salt ‖ payload) for events since 0010; null before, and for events without payload. */
+  payload_commitment: Uint8Array | null;
   prev_hash: Uint8Array;
   hash: Uint8Array;
+}
+
+/** The publisher's record of each tenant's last signed checkpoint (src/audit/anchor). */
+export interface AuditAnchorsTable {
+  tenant_id: string;
+  seq: BigintColumn;
+  hash: Uint8Array;
+  checkpoint: string;
+  claimed_at: Timestamp;
+  published_at: NullableTimestamp;
 }
 
 export interface AccessGrantsTable {
   tenant_id: string;
   grant_id: string;
-  scope: 'audit:payloads';
+  scope: 'audit:payloads' | 'documents:content' | 'threads:content' | 'approvals:content';
   reason: string;
   granted_by: string;
   expires_at: Timestamp;
@@ -269,6 +281,16 @@ export interface TenantTombstonesTable {
   operator: string;
   reason: string;
   rows_removed: ColumnType<Record<string, number>, string, string>;
+  /** Whether its key-encryption key is gone from the key store (null: not tracked here). */
+  key_destroyed: ColumnType<boolean | null, boolean | null | undefined, boolean | null>;
+}
+
+export interface TenantPlacementsTable {
+  tenant_id: string;
+  state: 'moving' | 'silo' | 'away';
+  silo_id: string | null;
+  sealed_url: Uint8Array | null;
+  updated_at: Generated<Date>;
 }
 
 export interface Tables {
@@ -281,6 +303,7 @@ export interface Tables {
   operator_actions: OperatorActionsTable;
   audit_heads: AuditHeadsTable;
   audit_events: AuditEventsTable;
+  audit_anchors: AuditAnchorsTable;
   access_grants: AccessGrantsTable;
   tenant_tombstones: TenantTombstonesTable;
   policies: PoliciesTable;
@@ -291,4 +314,5 @@ export interface Tables {
   threads: ThreadsTable;
   thread_messages: ThreadMessagesTable;
   ingest_jobs: IngestJobsTable;
+  tenant_placements: TenantPlacementsTable;
 }

@@ -116,13 +116,14 @@ export class ModelRouter {
     if (cached !== undefined) return cached;
     const found = await withTenant(this.#db, ctx, (tx) => getProviderWithDataKey(tx, name));
     if (found === undefined) return null;
-    const { wrapped_key: wrappedKey, ...row } = found;
+    const { wrapped_key: wrappedKey, key_version: version, ...row } = found;
     const apiKey =
       row.sealed_api_key === null
         ? null
-        : this.#keyring.openWithWrappedKey(
+        : await this.#keyring.openWithWrappedKey(
+            null,
             ctx.tenantId,
-            wrappedKey,
+            { version, wrappedKey },
             API_KEY_PURPOSE,
             row.sealed_api_key,
           );

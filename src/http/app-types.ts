@@ -1,3 +1,4 @@
+import type { SiloUrlBox } from '../lifecycle/promote/silo-url-box.ts';
 import type {
   FastifyBaseLogger,
   FastifyInstance,
@@ -34,6 +35,8 @@ export interface AppDeps {
   db: Database;
   auth: Authenticator;
   keyring: TenantKeyring;
+  /** Seals and opens silo URLs (master key): promotion, routing, master-key rotation. */
+  siloUrls: SiloUrlBox;
   router: ModelRouter;
   usage: UsageRecorder;
   policies: PolicyStore;

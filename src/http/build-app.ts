@@ -11,7 +11,9 @@ import { newId } from '../core/ids.ts';
 import type { Database } from '../db/scope.ts';
 import { registerGrantRoutes } from '../audit/grants/routes.ts';
 import { registerOperatorAuditRoutes } from '../audit/operator-read.ts';
+import { registerOperatorContentRoutes } from '../audit/operator-content/index.ts';
 import { registerAuditRoutes } from '../audit/routes.ts';
+import { startAuditAnchors, type AuditAnchorPublisher } from '../audit/anchor/setup.ts';
 import { registerChatRoutes } from '../gateway/chat/route.ts';
 import { registerEmbeddingRoutes } from '../gateway/embeddings/route.ts';
 import { registerModelRoutes } from '../gateway/models/route.ts';
@@ -23,13 +25,23 @@ import { createAuthenticator } from '../identity/authenticate/index.ts';
 import { registerTenantAdminRoutes } from '../identity/tenants/routes.ts';
 import { registerUserRoutes } from '../identity/users/routes.ts';
 import { registerTenantDeleteRoutes } from '../lifecycle/delete/routes.ts';
+import { registerTenantPlacementRoutes } from '../lifecycle/promote/routes.ts';
+import { SiloUrlBox } from '../lifecycle/promote/silo-url-box.ts';
+import { TenantRouting } from '../db/tenant-routing.ts';
 import { registerTenantExportRoutes } from '../lifecycle/export/routes.ts';
+import { registerDataKeyRoutes } from '../lifecycle/key-rotation/routes.ts';
 import { registerThreadRoutes } from '../memory/routes.ts';
 import { RetentionSweeper } from '../memory/retention-sweep.ts';
 import { registerUsageRoutes } from '../metering/routes.ts';
 import { UsageRecorder } from '../metering/usage-recorder.ts';
 import { registerMasterKeyRoutes } from '../secrets/routes.ts';
 import { TenantKeyring } from '../secrets/tenant-keyring.ts';
+import {
+  DATABASE_KEY_STORE_WARNING,
+  openKeyStore,
+  type KeyStore,
+} from '../secrets/key-store/index.ts';
+import { sweepUndestroyedKeks } from '../lifecycle/delete/routes.ts';
 import type { App, AppDeps } from './app-types.ts';
 import { registerApprovalRoutes } from '../governance/approvals/routes.ts';
 import { registerKnowledgeRoutes } from '../knowledge/routes.ts';
@@ -57,6 +69,11 @@ export interface BuildOptions {
   masterKey: Uint8Array;
   /** Master keys being rotated away from: read, never written. */
   previousMasterKeys?: readonly Uint8Array[];
+  /**
+   * Where tenant KEKs live. Unset: the one BULKHEAD_KEY_STORE_URL names, else the main database
+   * (`database`). `serve` passes the embedded default (a directory). The caller closes what it passes.
+   */
+  keyStore?: KeyStore;
   now?: () => Date;
   /** Overrides the logger built from the config (tests pass a stream to read the logs). */
   logger?: FastifyServerOptions['logger'];
@@ -64,6 +81,8 @@ export interface BuildOptions {
 
 export interface Bulkhead {
   app: App;
+  /** The audit checkpoint publisher, when a key and a sink are configured (tests run it by hand). */
+  auditAnchors: AuditAnchorPublisher | null;
   /** Stops accepting requests, lets in-flight requests and streams finish, writes pending usage. */
   close(): Promise<void>;
 }
@@ -85,7 +104,14 @@ export const redactedPaths = [
 
 /** Assembles the application; never listens (tests use `inject` or listen themselves). */
 export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
-  const { config, db } = options;
+  const { config } = options;
+  const urls = new SiloUrlBox(options.masterKey, options.previousMasterKeys ?? []);
+  const routing = new TenantRouting(options.db.backend, {
+    openUrl: (tenantId, sealed) => urls.open(tenantId, sealed),
+    pauseMaxMs: config.tenantPauseMaxMs,
+  });
+  // Every part of the app reaches tenant rows through this, so it follows a tenant to its silo.
+  const db = { backend: options.db.backend, routing };
   const now = options.now ?? (() => new Date());
   const app = Fastify({
     logger: options.logger ?? {
@@ -131,7 +157,14 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     transform: jsonSchemaTransform,
   });
 
-  const keyring = new TenantKeyring(options.masterKey, options.previousMasterKeys ?? []);
+  const keyStore =
+    options.keyStore ?? (await openKeyStore(config.keyStore ?? { kind: 'database' }, db.backend));
+  const ownKeyStore = options.keyStore === undefined;
+  const keyring = new TenantKeyring(options.masterKey, options.previousMasterKeys ?? [], {
+    store: keyStore,
+  });
+  if (keyStore.kind === 'database') app.log.warn(DATABASE_KEY_STORE_WARNING);
+  else app.log.info({ keyStore: keyStore.location }, 'tenant key-encryption keys: key store');
   const upstream = new UpstreamClient({
     connectTimeoutMs: config.upstreamConnectTimeoutMs,
     timeoutMs: config.upstreamTimeoutMs,
@@ -153,6 +186,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     config,
     db,
     keyring,
+    siloUrls: urls,
     usage,
     now,
     policies: new PolicyStore(db, config.policyCacheTtlMs),
@@ -209,14 +243,18 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
   registerAuditRoutes(app, deps);
   registerGrantRoutes(app, deps);
   registerOperatorAuditRoutes(app, deps);
+  registerOperatorContentRoutes(app, deps);
   registerTenantDeleteRoutes(app, deps);
+  registerTenantPlacementRoutes(app, deps, routing);
   registerTenantExportRoutes(app, deps);
   registerMasterKeyRoutes(app, deps);
+  registerDataKeyRoutes(app, deps);
   registerPolicyRoutes(app, deps);
   registerPolicyEvaluateRoutes(app, deps);
   registerApprovalRoutes(app, deps);
   registerKnowledgeRoutes(app, deps);
   registerThreadRoutes(app, deps);
+  const auditAnchors = await startAuditAnchors(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   const retention = new RetentionSweeper({
@@ -226,18 +264,26 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
     now,
   });
 
+  await sweepUndestroyedKeks(deps, app.log.child({ component: 'key-store' })).catch((err) =>
+    app.log.error({ err }, 'could not sweep the KEKs of deleted tenants; the next start retries'),
+  );
   await app.ready();
   retention.start();
+  auditAnchors.publisher?.start();
   return {
     app,
+    auditAnchors: auditAnchors.publisher,
     async close() {
       await retention.stop();
+      await auditAnchors.publisher?.stop();
       await app.close();
       await background.drain();
       await usage.flush();
       await alerts.drain();
       await upstream.close();
       await limitStore.close();
+      await routing.close();
+      if (ownKeyStore) await keyStore.close();
     },
   };
 }

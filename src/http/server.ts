@@ -1,8 +1,12 @@
+import { resolve } from 'node:path';
 import type { Env } from '../core/config.ts';
 import { loadConfig } from '../core/config.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
+import { migrateSilos } from '../lifecycle/promote/migrate-silos.ts';
+import { SiloUrlBox } from '../lifecycle/promote/silo-url-box.ts';
 import { hasEmbeddingColumn } from '../knowledge/vector-support.ts';
+import { embeddedKeyStoreDir, openKeyStore } from '../secrets/key-store/index.ts';
 import { buildApp } from './build-app.ts';
 import { adminTokenFile, resolveSecrets } from './embedded-secrets.ts';
 
@@ -12,14 +16,27 @@ export async function serve(env: Env): Promise<void> {
   const secrets = resolveSecrets(config);
   const embedded = config.databaseUrl === undefined;
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
-  if (config.autoMigrate ?? embedded) await migrate(db.backend);
+  if (config.autoMigrate ?? embedded) {
+    await migrate(db.backend);
+    await migrateSilos(db.backend, new SiloUrlBox(secrets.masterKey, config.previousMasterKeys));
+  }
   const vector = await hasEmbeddingColumn(db);
+  // Embedded: a directory beside the database, so a laptop trial gets real crypto-shredding; with
+  // DATABASE_URL and nothing set, the main database (existing set-ups keep working; warned at start).
+  const keyStore = await openKeyStore(
+    config.keyStore ??
+      (embedded
+        ? { kind: 'file', dir: resolve(embeddedKeyStoreDir(config.dataDir)) }
+        : { kind: 'database' }),
+    db.backend,
+  );
 
   const bulkhead = await buildApp({
-    config: { ...config, adminToken: secrets.adminToken },
+    config: { ...config, adminToken: secrets.adminToken, auditAnchorKey: secrets.auditAnchorKey },
     db,
     masterKey: secrets.masterKey,
     previousMasterKeys: config.previousMasterKeys ?? [],
+    keyStore,
   });
   const log = bulkhead.app.log;
   if (!vector) {
@@ -51,6 +68,7 @@ export async function serve(env: Env): Promise<void> {
     }, config.shutdownTimeoutMs);
     timer.unref();
     await bulkhead.close();
+    await keyStore.close();
     await db.close();
     log.info('stopped');
     process.exit(0);

@@ -7,7 +7,6 @@ import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 import { nextMessageIds } from './message-ids.ts';
 import { threadScope } from './ownership.ts';
 import {
-  currentWrappedKey,
   insertMessages,
   type MessageRow,
   newestMessageId,
@@ -44,9 +43,9 @@ export async function addMessages(
     messages.length,
     options.now.getTime(),
   );
-  const sealed = keyring.sealManyWithWrappedKey(
+  const sealed = await keyring.sealManyForTenant(
+    tx,
     ctx.tenantId,
-    await currentWrappedKey(tx, ctx.tenantId),
     THREAD_MESSAGE_PURPOSE,
     messages.map((m) => m.content),
   );

@@ -121,19 +121,6 @@ export async function newestMessageId(tx: TenantTx, threadId: string): Promise<s
   return row?.message_id ?? null;
 }
 
-/** The tenant's current wrapped data key, to seal a batch of messages with one read. */
-export async function currentWrappedKey(tx: TenantTx, tenantId: string): Promise<Uint8Array> {
-  const row = await tx
-    .selectFrom('tenant_data_keys')
-    .select('wrapped_key')
-    .where('tenant_id', '=', tenantId)
-    .orderBy('key_version', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  if (row === undefined) throw new Error(`tenant ${tenantId} has no data key`);
-  return row.wrapped_key;
-}
-
 export function insertMessages(
   tx: TenantTx,
   rows: Insertable<ThreadMessagesTable>[],

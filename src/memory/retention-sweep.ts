@@ -1,6 +1,7 @@
+import { IntervalTask } from '../core/interval-task.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
-import { type Database, withOperator } from '../db/scope.ts';
+import { type Database, withOperatorEverywhere } from '../db/scope.ts';
 
 export interface RetentionSweepOptions {
   db: Database;
@@ -17,46 +18,40 @@ export interface RetentionSweepOptions {
  */
 export class RetentionSweeper {
   readonly #db: Database;
-  readonly #intervalMs: number;
   readonly #log: FastifyBaseLogger;
   readonly #now: () => Date;
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<void> | null = null;
-  #stopped = false;
+  readonly #task: IntervalTask;
 
   constructor(options: RetentionSweepOptions) {
     if (!Number.isSafeInteger(options.intervalMs) || options.intervalMs < 0) {
       throw new Error(`retention sweep interval must be a whole number of ms ≥ 0`);
     }
     this.#db = options.db;
-    this.#intervalMs = options.intervalMs;
+    this.#task = new IntervalTask(options.intervalMs, () => this.#sweepAndLog());
     this.#log = options.log;
     this.#now = options.now ?? (() => new Date());
   }
 
   /** Schedules the first sweep one interval from now. The timer never keeps the process alive. */
   start(): void {
-    if (this.#intervalMs === 0 || this.#stopped || this.#timer !== null) return;
-    this.#schedule();
+    this.#task.start();
   }
 
   /** Cancels the next sweep and waits for one in progress to finish. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#task.stop();
   }
 
   /**
-   * One sweep: a single statement, in one operator transaction (recorded in operator_actions),
+   * One sweep: a single statement per database (the pool, then each silo), in one operator
+   * transaction each (recorded in operator_actions),
    * that finds each tenant's current policy and deletes what it no longer keeps. A retention value
    * that is not a whole number of days in the policy's range (a document edited by hand) deletes
    * nothing: when in doubt, keep the tenant's data.
    */
-  sweepOnce(): Promise<{ tenants: number; deleted: number }> {
+  async sweepOnce(): Promise<{ tenants: number; deleted: number }> {
     const now = this.#now();
-    return withOperator(
+    const parts = await withOperatorEverywhere(
       this.#db,
       {
         operator: 'system:retention',
@@ -91,17 +86,10 @@ export class RetentionSweeper {
         return { tenants: Number(row?.tenants ?? 0), deleted: Number(row?.deleted ?? 0) };
       },
     );
-  }
-
-  #schedule(): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#running = this.#sweepAndLog().finally(() => {
-        this.#running = null;
-        if (!this.#stopped) this.#schedule();
-      });
-    }, this.#intervalMs);
-    this.#timer.unref();
+    return {
+      tenants: parts.reduce((n, p) => n + p.tenants, 0),
+      deleted: parts.reduce((n, p) => n + p.deleted, 0),
+    };
   }
 
   /** A failed sweep is logged and retried at the next interval; it never stops the timer. */

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Insertable } from 'kysely';
 import { newId } from '../core/ids.ts';
 import type { UsageRecordsTable } from '../db/schema.ts';
-import { type Database, withTenantGroups } from '../db/scope.ts';
+import { type Database, type TenantTx, withTenantGroup, withTenantGroups } from '../db/scope.ts';
 import { type AuditEvent, appendAuditEvents } from '../audit/append.ts';
 import type { TenantKeyring } from '../secrets/tenant-keyring.ts';
 
@@ -38,6 +38,7 @@ export class UsageRecorder {
   readonly #keyring: TenantKeyring;
   #queue: Pending[] = [];
   #writing: Promise<void> | null = null;
+  readonly #elsewhere = new Set<Promise<void>>();
 
   constructor(
     db: Database,
@@ -72,8 +73,12 @@ export class UsageRecorder {
       while (this.#queue.length > 0) {
         let batch: Pending[] = [];
         try {
-          await this.#write(() => (batch = this.#queue.splice(0, this.#maxBatch)));
-          for (const p of batch) p.settle();
+          const elsewhere = await this.#write(
+            () => (batch = this.#queue.splice(0, this.#maxBatch)),
+          );
+          const deferred = new Set([...elsewhere.values()].flat());
+          for (const p of batch) if (!deferred.has(p)) p.settle();
+          for (const [tenantId, group] of elsewhere) this.#writeAtHome(tenantId, group);
         } catch (err) {
           // No connection at all (the batch was never taken): the waiting requests fail now.
           if (batch.length === 0) batch = this.#queue.splice(0, this.#maxBatch);
@@ -85,6 +90,22 @@ export class UsageRecorder {
     }
   }
 
+  /**
+   * Records of a tenant served by its own database, or being moved, are written there on their own,
+   * so a tenant paused by a move never holds up the shared queue.
+   */
+  #writeAtHome(tenantId: string, group: Pending[]): void {
+    const done = withTenantGroup(this.#db, tenantId, (tx) => this.#insert(tenantId, group, tx))
+      .then(
+        () => {
+          for (const p of group) p.settle();
+        },
+        (err: unknown) => this.#settleOneByOne(group, err),
+      )
+      .finally(() => this.#elsewhere.delete(done));
+    this.#elsewhere.add(done);
+  }
+
   /** One record the database refuses must not fail the others that shared its transaction. */
   async #settleOneByOne(batch: Pending[], err: unknown): Promise<void> {
     if (batch.length === 1) {
@@ -94,7 +115,8 @@ export class UsageRecorder {
     }
     for (const p of batch) {
       try {
-        await this.#write(() => [p]);
+        const tenantId = p.record.tenant_id;
+        await withTenantGroup(this.#db, tenantId, (tx) => this.#insert(tenantId, [p], tx));
         p.settle();
       } catch (one) {
         this.#log.error({ err: one }, 'a usage record could not be written');
@@ -103,27 +125,33 @@ export class UsageRecorder {
     }
   }
 
-  #write(take: () => Pending[]): Promise<void> {
+  /** Writes the pooled tenants' groups; returns the groups of tenants served elsewhere. */
+  #write(take: () => Pending[]): Promise<ReadonlyMap<string, Pending[]>> {
     return withTenantGroups(
       this.#db,
       () => byTenant(take()),
-      async (tenantId, group, tx) => {
-        await tx
-          .insertInto('usage_records')
-          .values(group.map((p) => p.record))
-          .execute();
-        await appendAuditEvents(
-          tx,
-          this.#keyring,
-          tenantId,
-          group.map((p) => p.audit),
-        );
-      },
+      (tenantId, group, tx) => this.#insert(tenantId, group, tx),
+    );
+  }
+
+  async #insert(tenantId: string, group: Pending[], tx: TenantTx): Promise<void> {
+    await tx
+      .insertInto('usage_records')
+      .values(group.map((p) => p.record))
+      .execute();
+    await appendAuditEvents(
+      tx,
+      this.#keyring,
+      tenantId,
+      group.map((p) => p.audit),
     );
   }
 
   /** Waits for every record handed in so far to be written. */
   async flush(): Promise<void> {
-    while (this.#writing !== null) await this.#writing;
+    while (this.#writing !== null || this.#elsewhere.size > 0) {
+      await this.#writing;
+      await Promise.all(this.#elsewhere);
+    }
   }
 }

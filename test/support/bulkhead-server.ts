@@ -5,6 +5,7 @@ import OpenAI from 'openai';
 import { loadConfig } from '../../src/core/config.ts';
 import { buildApp, redactedPaths, type Bulkhead } from '../../src/http/build-app.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
+import { publishAuditAnchors } from './audit-anchor.ts';
 
 export interface TestTenant {
   id: string;
@@ -81,6 +82,7 @@ export async function startBulkhead(
       config,
       db: database.db,
       masterKey: cluster?.masterKey ?? randomBytes(32),
+      previousMasterKeys: config.previousMasterKeys ?? [],
       logger: {
         level: config.logLevel,
         stream,
@@ -163,6 +165,8 @@ export async function addKnowledgeAndMemory(
   server: RunningBulkhead,
   tenant: TestTenant,
 ): Promise<void> {
+  // And a row in audit_anchors (a published checkpoint of its audit chain).
+  await publishAuditAnchors(server);
   const thread = await server.request('POST', '/v1/threads', { token: tenant.apiKey, body: {} });
   const message = await server.request('POST', `/v1/threads/${thread.body.id}/messages`, {
     token: tenant.apiKey,
@@ -261,4 +265,44 @@ export async function setPolicy(
   const put = await server.request('PUT', '/v1/policy', { token: tenant.apiKey, body: document });
   if (put.status !== 200) throw new Error(`policy refused: ${JSON.stringify(put.body)}`);
   return put.body;
+}
+
+/**
+ * Gives a tenant a row in every tenant table, through the API: users, keys, a provider, a grant,
+ * a held request, knowledge and memory, a chat completion and an embedding.
+ */
+export async function populateTenant(server: RunningBulkhead, t: TestTenant): Promise<void> {
+  await server.request('POST', '/v1/users', {
+    token: t.apiKey,
+    body: { email: `u@${t.name}.test`, role: 'member' },
+  });
+  await server.request('POST', '/v1/keys', {
+    token: t.apiKey,
+    body: { name: 'k', role: 'member' },
+  });
+  await server.request('POST', '/v1/providers', {
+    token: t.apiKey,
+    body: {
+      name: 'p',
+      kind: 'openai',
+      baseUrl: 'https://api.example.com/v1',
+      apiKey: `sk-${t.name}`,
+      models: ['m'],
+    },
+  });
+  await server.request('POST', '/v1/access-grants', {
+    token: t.apiKey,
+    body: {
+      scope: 'audit:payloads',
+      reason: 'r',
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    },
+  });
+  await holdOneRequest(server, t.apiKey);
+  await addKnowledgeAndMemory(server, t);
+  await server.openai(t.apiKey).chat.completions.create({
+    model: 'local/extractive',
+    messages: [{ role: 'user', content: `secret of ${t.name}` }],
+  });
+  await server.openai(t.apiKey).embeddings.create({ model: 'local/hash-embed', input: 'x' });
 }

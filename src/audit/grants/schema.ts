@@ -1,8 +1,19 @@
 import { z } from 'zod';
+import type { AccessGrantsTable } from '../../db/schema.ts';
 
 const DAY_MS = 86_400_000;
 
-export const grantScopes = ['audit:payloads'] as const;
+/**
+ * What a grant opens to operators, each on its own: audit payloads; document and chunk text;
+ * thread message content; held requests and their results.
+ */
+export const grantScopes = [
+  'audit:payloads',
+  'documents:content',
+  'threads:content',
+  'approvals:content',
+] as const satisfies readonly AccessGrantsTable['scope'][];
+export type GrantScope = (typeof grantScopes)[number];
 
 export const createGrantBody = z.strictObject({
   scope: z.enum(grantScopes),

@@ -7,6 +7,11 @@ import { governance } from './0006-governance.ts';
 import { knowledge } from './0007-knowledge.ts';
 import { memory } from './0008-memory.ts';
 import { ingestJobs } from './0009-ingest-jobs.ts';
+import { dataKeyRotation } from './0010-data-key-rotation.ts';
+import { tenantPlacement } from './0011-tenant-placement.ts';
+import { moreGrantScopes } from './0012-grant-scopes.ts';
+import { auditAnchors } from './0013-audit-anchors.ts';
+import { tenantKeks } from './0014-tenant-keks.ts';
 
 /** Applied in this order, each once, each in its own transaction. Never edit one that has shipped. */
 export const migrations: readonly { id: string; sql: string }[] = [
@@ -19,4 +24,9 @@ export const migrations: readonly { id: string; sql: string }[] = [
   knowledge,
   memory,
   ingestJobs,
+  dataKeyRotation,
+  tenantPlacement,
+  moreGrantScopes,
+  auditAnchors,
+  tenantKeks,
 ];

@@ -4,7 +4,7 @@ import { notFound } from '../../core/errors.ts';
 import { isId, newId } from '../../core/ids.ts';
 import type { TenantsTable } from '../../db/schema.ts';
 import { appendAuditEvent } from '../../audit/append.ts';
-import { type OperatorTx, withOperator } from '../../db/scope.ts';
+import { type OperatorTx, withOperator, withOperatorEverywhere } from '../../db/scope.ts';
 import type { App, AppDeps } from '../../http/app-types.ts';
 import { listPage, pageQuery } from '../../http/pagination.ts';
 import {
@@ -71,6 +71,9 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
     async (request, reply) => {
       const operator = deps.auth.operator(request);
       const tenantId = newId('tenant');
+      // The KEK first, in the key store (outside the transaction): if what follows fails, a KEK of
+      // a tenant id that never came to exist is left behind, which opens nothing.
+      await deps.keyring.ensureKek(tenantId);
       const result = await withOperator(
         deps.db,
         { operator, reason: operatorReason(request, 'create tenant'), tenantId },
@@ -198,6 +201,20 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
           },
         );
         if (row === undefined) throw notFound('tenant', tenantId);
+        const routing = deps.db.routing;
+        if (routing !== undefined && routing.backendFor(tenantId) !== routing.pool) {
+          // Served by its own database: the pool's registry row (the tenant list) follows.
+          await withOperator(
+            deps.db,
+            { operator, reason: operatorReason(request, `${action} tenant (registry)`) },
+            (tx) =>
+              tx
+                .updateTable('tenants')
+                .set({ status, updated_at: row.updated_at })
+                .where('tenant_id', '=', tenantId)
+                .execute(),
+          );
+        }
         return tenantView(row);
       },
     );
@@ -280,11 +297,16 @@ export function registerTenantAdminRoutes(app: App, deps: AppDeps): void {
     async (request) => {
       const operator = deps.auth.operator(request);
       const window = usageWindow(request.query, deps.now());
-      return withOperator(
+      const parts = await withOperatorEverywhere(
         deps.db,
         { operator, reason: operatorReason(request, 'usage summary') },
         (tx) => usageByTenant(tx, window),
       );
+      // Each tenant's records are in exactly one database: the pool's and the silos' lists join.
+      const tenants = parts
+        .flatMap((p) => p.tenants)
+        .sort((a, b) => (a.tenantId < b.tenantId ? -1 : 1));
+      return { ...parts[0]!, tenants };
     },
   );
 

@@ -19,6 +19,7 @@ export const WITHHELD_COLUMNS: ReadonlySet<string> = new Set([
   'approvals.sealed_request',
   'approvals.sealed_result',
   'thread_messages.sealed_content',
+  'tenant_placements.sealed_url',
 ]);
 
 /**
@@ -130,6 +131,29 @@ export async function readExportTables(tx: TenantTx | OperatorTx): Promise<Expor
     table.primaryKey = parts.map((p) => p.column);
   }
   return [...tables.values()];
+}
+
+/**
+ * The tenant's row count of each table, in one statement, at the start of an export: what progress
+ * is measured against. Later pages run in their own transactions, so for a live tenant the rows
+ * finally exported may differ slightly from these counts; the archive's manifest has the exact ones.
+ */
+export async function countExportRows(
+  tx: TenantTx | OperatorTx,
+  tables: readonly ExportTable[],
+  tenantId: string,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>(tables.map((t) => [t.name, 0]));
+  if (tables.length === 0) return counts;
+  const result = await sql<{ i: number; n: string }>`${sql.join(
+    tables.map(
+      (t, i) =>
+        sql`select ${sql.lit(i)}::int as i, count(*)::text as n from ${sql.raw(quoteIdent(t.name))} where tenant_id = ${tenantId}`,
+    ),
+    sql` union all `,
+  )}`.execute(tx);
+  for (const row of result.rows) counts.set(tables[Number(row.i)]!.name, Number(row.n));
+  return counts;
 }
 
 export function quoteIdent(name: string): string {

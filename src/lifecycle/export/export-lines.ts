@@ -80,30 +80,74 @@ function jsonValue(value: unknown): unknown {
 }
 
 /**
- * The export as JSONL lines (each ending in `\n`): a manifest, every row of every tenant table in
- * primary-key order, a `table-end` line with the row count and SHA-256 of that table's row lines,
- * and an `end` line with the total count and SHA-256 of all row lines. Each page is read in its own
- * short transaction, so no transaction stays open while a slow client drains the stream.
+ * What the manifest says about withheld and sealed columns: only those of tables that exist (a
+ * column listed in catalog.ts but dropped from the schema is not claimed).
  */
-export async function* exportLines(source: ExportSource): AsyncGenerator<string> {
-  const pageSize = source.pageSize ?? EXPORT_PAGE_SIZE;
-  const open = source.openSealed;
+export function describeContent(source: Pick<ExportSource, 'tables' | 'openSealed'>) {
   const present = new Set(
     source.tables.flatMap((t) => t.columns.map((c) => `${t.name}.${c.name}`)),
   );
+  const status = source.openSealed !== undefined ? 'included' : 'withheld';
+  return {
+    withheld: [...WITHHELD_COLUMNS].filter((c) => present.has(c)),
+    auditPayloads: status,
+    sealedContent: SEALED_CONTENT.filter((c) => present.has(`${c.table}.${c.column}`)).map((c) => ({
+      column: `${c.table}.${c.column}`,
+      field: c.as,
+      status,
+    })),
+  } as const;
+}
+
+/**
+ * One table's row lines (each ending in `\n`), a page at a time, in primary-key order. Each page is
+ * read in its own short transaction, so no transaction stays open while a slow client drains the
+ * stream.
+ */
+export async function* tableRowPages(
+  source: ExportSource,
+  table: ExportTable,
+): AsyncGenerator<string[]> {
+  const pageSize = source.pageSize ?? EXPORT_PAGE_SIZE;
+  const open = source.openSealed;
+  const sealed = open === undefined ? [] : SEALED_CONTENT.filter((c) => c.table === table.name);
+  let after: string[] | null = null;
+  for (;;) {
+    const page: string[] = await source.inTransaction(async (tx) => {
+      const found = await readPage(tx, table, source.tenantId, after, pageSize, sealed);
+      const opened = await Promise.all(
+        sealed.map(async (c, i) => {
+          const values = found.map((r) => (r[sealedAlias(i)] ?? null) as Uint8Array | null);
+          const texts = await open!(tx, c.purpose, values);
+          return values.map((v, n) => contentValue(c, v, texts[n] ?? null));
+        }),
+      );
+      after =
+        found.length === 0
+          ? after
+          : table.primaryKey.map((_, i) => String(found.at(-1)![keyAlias(i)]));
+      return found.map((r, n) =>
+        rowLine(table, r, Object.fromEntries(sealed.map((c, i) => [c.as, opened[i]![n]]))),
+      );
+    });
+    if (page.length > 0) yield page;
+    if (page.length < pageSize) return;
+  }
+}
+
+/**
+ * The export as JSONL lines (each ending in `\n`), format `bulkhead-export/1`: a manifest, every
+ * row of every tenant table in primary-key order, a `table-end` line with the row count and SHA-256
+ * of that table's row lines, and an `end` line with the total count and SHA-256 of all row lines.
+ */
+export async function* exportLines(source: ExportSource): AsyncGenerator<string> {
   yield line({
     type: 'manifest',
     format: EXPORT_FORMAT,
     tenantId: source.tenantId,
     exportedAt: source.exportedAt.toISOString(),
     tables: source.tables.map((t) => t.name),
-    withheld: [...WITHHELD_COLUMNS].filter((c) => present.has(c)),
-    auditPayloads: open !== undefined ? 'included' : 'withheld',
-    sealedContent: SEALED_CONTENT.filter((c) => present.has(`${c.table}.${c.column}`)).map((c) => ({
-      column: `${c.table}.${c.column}`,
-      field: c.as,
-      status: open !== undefined ? 'included' : 'withheld',
-    })),
+    ...describeContent(source),
     checksums: 'sha256 over the UTF-8 bytes of the row lines, each with its newline, in order',
   });
 
@@ -112,32 +156,12 @@ export async function* exportLines(source: ExportSource): AsyncGenerator<string>
   for (const table of source.tables) {
     const tableHash = createHash('sha256');
     let rows = 0;
-    const sealed = open === undefined ? [] : SEALED_CONTENT.filter((c) => c.table === table.name);
-    let after: string[] | null = null;
-    for (;;) {
-      const page: string[] = await source.inTransaction(async (tx) => {
-        const found = await readPage(tx, table, source.tenantId, after, pageSize, sealed);
-        const opened = await Promise.all(
-          sealed.map(async (c, i) => {
-            const values = found.map((r) => (r[sealedAlias(i)] ?? null) as Uint8Array | null);
-            const texts = await open!(tx, c.purpose, values);
-            return values.map((v, n) => contentValue(c, v, texts[n] ?? null));
-          }),
-        );
-        after =
-          found.length === 0
-            ? after
-            : table.primaryKey.map((_, i) => String(found.at(-1)![keyAlias(i)]));
-        return found.map((r, n) =>
-          rowLine(table, r, Object.fromEntries(sealed.map((c, i) => [c.as, opened[i]![n]]))),
-        );
-      });
+    for await (const page of tableRowPages(source, table)) {
       for (const text of page) {
         hashLine(text, tableHash, total);
         yield text;
       }
       rows += page.length;
-      if (page.length < pageSize) break;
     }
     totalRows += rows;
     yield line({ type: 'table-end', table: table.name, rows, sha256: tableHash.digest('hex') });

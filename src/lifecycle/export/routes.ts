@@ -7,8 +7,9 @@ import type { Scope } from '../../core/tenant-context.ts';
 import { withOperator, withTenant } from '../../db/scope.ts';
 import type { App, AppDeps } from '../../http/app-types.ts';
 import { requireScope } from '../../identity/permissions.ts';
-import { readExportTables } from './catalog.ts';
-import { exportLines } from './export-lines.ts';
+import { countExportRows, readExportTables } from './catalog.ts';
+import { EXPECTED_ROWS_HEADER, exportArchive } from './export-archive.ts';
+import { type ExportSource, exportLines } from './export-lines.ts';
 import { operatorReason } from '../../http/operator-reason.ts';
 import { assertTenantExists } from '../../identity/tenants/repository.ts';
 
@@ -23,29 +24,51 @@ const exportScopes: Scope[] = [
 ];
 
 const tenantIdParams = z.strictObject({ tenantId: z.string().min(1).max(64) });
+const exportQuery = z.strictObject({
+  format: z
+    .enum(['tar', 'jsonl'])
+    .default('tar')
+    .describe('tar: bulkhead-export/2 (the default); jsonl: the single stream bulkhead-export/1'),
+});
+type ExportFormat = z.output<typeof exportQuery>['format'];
 
 /**
- * Streams the lines out, waiting for the socket to drain between pages so a slow client holds a
+ * Streams the export out, waiting for the socket to drain between chunks so a slow client holds a
  * little memory and no transaction. The status line goes first, so a failure part-way can only
- * cut the transfer: the client sees no `end` line and knows the archive is incomplete.
+ * cut the transfer: the client sees no `manifest.json` (tar) or no `end` line (JSONL) and knows the
+ * export is incomplete.
  */
 async function streamExport(
   request: FastifyRequest,
   reply: FastifyReply,
-  tenantId: string,
-  lines: AsyncGenerator<string>,
+  deps: AppDeps,
+  format: ExportFormat,
+  source: ExportSource,
+  expectedRows: ReadonlyMap<string, number>,
 ): Promise<FastifyReply> {
+  const total = [...expectedRows.values()].reduce((sum, n) => sum + n, 0);
+  const body: AsyncIterable<string | Uint8Array> =
+    format === 'tar'
+      ? exportArchive(source, {
+          expectedRows,
+          partBytes: deps.config.exportPartBytes,
+          now: deps.now,
+        })
+      : exportLines(source);
   reply.hijack();
   reply.raw.writeHead(200, {
-    'content-type': 'application/x-ndjson',
-    'content-disposition': `attachment; filename="${tenantId}-export.jsonl"`,
+    'content-type': format === 'tar' ? 'application/x-tar' : 'application/x-ndjson',
+    'content-disposition': `attachment; filename="${source.tenantId}-export.${format}"`,
     'cache-control': 'no-store',
+    [EXPECTED_ROWS_HEADER]: String(total),
     'x-request-id': request.id,
   });
+  // The status and the expected rows reach the client now, before the first page is read.
+  reply.raw.flushHeaders();
   try {
-    for await (const text of lines) {
+    for await (const chunk of body) {
       if (reply.raw.destroyed) break;
-      if (!reply.raw.write(text)) {
+      if (!reply.raw.write(chunk)) {
         await new Promise<void>((resolve) => {
           const go = () => {
             reply.raw.off('drain', go).off('close', go);
@@ -64,9 +87,10 @@ async function streamExport(
 }
 
 /**
- * Tenant export: every row of every tenant table (found in the catalog at run time), as one JSONL
- * stream with per-table and total checksums. Secrets are withheld. The tenant's own owners and
- * admins get audit payloads in plain text; operators never do.
+ * Tenant export: every row of every tenant table (found in the catalog at run time), as a tar
+ * archive of JSONL files with a checksummed manifest (or, with `?format=jsonl`, the single JSONL
+ * stream of `bulkhead-export/1`). Secrets are withheld. The tenant's own owners and admins get
+ * sealed content (audit payloads, thread messages, held requests) in plain text; operators never do.
  */
 export function registerTenantExportRoutes(app: App, deps: AppDeps): void {
   app.get(
@@ -75,7 +99,8 @@ export function registerTenantExportRoutes(app: App, deps: AppDeps): void {
       schema: {
         tags: ['lifecycle'],
         summary:
-          "Export this tenant's data as one JSONL stream with checksums (owner or admin; secrets withheld)",
+          "Export this tenant's data as a tar of JSONL files with a checksummed manifest, or ?format=jsonl (owner or admin; secrets withheld)",
+        querystring: exportQuery,
       },
     },
     async (request, reply) => {
@@ -83,29 +108,33 @@ export function registerTenantExportRoutes(app: App, deps: AppDeps): void {
       if (ctx.role !== 'owner' && ctx.role !== 'admin')
         throw new BkError('BK_FORBIDDEN', 'Only an owner or admin can export the workspace.');
       for (const scope of exportScopes) requireScope(ctx, scope);
+      const { format } = request.query;
       const exportedAt = deps.now();
-      const tables = await withTenant(deps.db, ctx, async (tx) => {
+      const { tables, counts } = await withTenant(deps.db, ctx, async (tx) => {
         const found = await readExportTables(tx);
-        // Recorded before the first byte goes out, in its own transaction.
+        // Recorded before the first byte goes out, in its own transaction; counted after, so the
+        // expected rows include this event, which the export carries.
         await recordChange(tx, deps.keyring, ctx, {
           action: 'tenant.export',
           resource: { type: 'tenant', id: ctx.tenantId },
-          details: { tables: found.length, auditPayloads: 'included' },
+          details: { tables: found.length, auditPayloads: 'included', format },
         });
-        return found;
+        return { tables: found, counts: await countExportRows(tx, found, ctx.tenantId) };
       });
       return streamExport(
         request,
         reply,
-        ctx.tenantId,
-        exportLines({
+        deps,
+        format,
+        {
           tenantId: ctx.tenantId,
           tables,
           exportedAt,
           inTransaction: (fn) => withTenant(deps.db, ctx, fn),
           openSealed: (tx, purpose, sealed) =>
             deps.keyring.openManyForTenant(tx, ctx.tenantId, purpose, sealed),
-        }),
+        },
+        counts,
       );
     },
   );
@@ -116,17 +145,19 @@ export function registerTenantExportRoutes(app: App, deps: AppDeps): void {
       schema: {
         tags: ['admin'],
         summary:
-          "Export a tenant's data as one JSONL stream with checksums (secrets and audit payloads withheld)",
+          "Export a tenant's data as a tar of JSONL files with a checksummed manifest, or ?format=jsonl (secrets and sealed content withheld)",
         params: tenantIdParams,
+        querystring: exportQuery,
       },
     },
     async (request, reply) => {
       const operator = deps.auth.operator(request);
       const { tenantId } = request.params;
       if (!isId('tenant', tenantId)) throw notFound('tenant', tenantId);
+      const { format } = request.query;
       const why = operatorReason(request, 'export tenant');
       const exportedAt = deps.now();
-      const tables = await withOperator(
+      const { tables, counts } = await withOperator(
         deps.db,
         { operator, reason: why, tenantId },
         async (tx) => {
@@ -139,22 +170,24 @@ export function registerTenantExportRoutes(app: App, deps: AppDeps): void {
             resource: { type: 'tenant', id: tenantId },
             decision: 'allowed',
             requestId: request.id,
-            details: { tables: found.length, auditPayloads: 'withheld', reason: why },
+            details: { tables: found.length, auditPayloads: 'withheld', reason: why, format },
           });
-          return found;
+          return { tables: found, counts: await countExportRows(tx, found, tenantId) };
         },
       );
       return streamExport(
         request,
         reply,
-        tenantId,
-        exportLines({
+        deps,
+        format,
+        {
           tenantId,
           tables,
           exportedAt,
           // Each page is its own recorded operator action, with the same reason.
           inTransaction: (fn) => withOperator(deps.db, { operator, reason: why, tenantId }, fn),
-        }),
+        },
+        counts,
       );
     },
   );
