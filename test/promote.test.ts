@@ -11,10 +11,12 @@ import {
   type SharedCluster,
   type TestTenant,
 } from './support/bulkhead-server.ts';
+import { openPostgres } from '../src/db/backend.ts';
+import { migrate } from '../src/db/migrate.ts';
 import { AuditAnchorPublisher } from '../src/audit/anchor/publisher.ts';
 import { AnchorSigner } from '../src/audit/anchor/signing-key.ts';
 import { FileSink } from '../src/audit/anchor/sinks.ts';
-import { TenantRouting } from '../src/db/tenant-routing.ts';
+import { siloId as siloIdOf, TenantRouting } from '../src/db/tenant-routing.ts';
 import { migrateSilos } from '../src/lifecycle/promote/migrate-silos.ts';
 import { SiloUrlBox } from '../src/lifecycle/promote/silo-url-box.ts';
 import { createSilo, SERVER_URL, type Query, type Silo } from './support/silo-database.ts';
@@ -201,6 +203,51 @@ describe.runIf(onServer)('promoting a tenant to its own database and back', () =
     ).toEqual([]);
   });
 
+  it('rolls a failed copy back: the tenant stays in the pool with every row', async () => {
+    const before = await rowCounts(pool(), tenant.id);
+    // The silo refuses usage records part-way through the copy (a trigger of its owner).
+    const prepared = openPostgres(silo.url, 1);
+    await migrate(prepared);
+    await prepared.close();
+    await silo.query(`create function refuse() returns trigger language plpgsql as $$
+      begin raise exception 'disk full (test)'; end $$`);
+    await silo.query(
+      `create trigger refuse before insert on usage_records for each row execute function refuse()`,
+    );
+    const failed = await move(nodes[0], tenant.id, 'promote', { databaseUrl: silo.url });
+    await silo.query(`drop trigger refuse on usage_records`);
+    expect(failed.status).toBe(503);
+    expect(failed.body.error.message).toContain('rolled back');
+    expect(failed.body.error.message).toContain('disk full (test)');
+    expect(await rowCounts(pool(), tenant.id)).toEqual(before);
+    expect(await rowCounts(silo.query, tenant.id)).toEqual({});
+    expect((await ask(nodes[1], tenant, 'still in the pool')).status).toBe(200);
+  });
+
+  it('finishes a move that a crash left half done when it is run again', async () => {
+    // As if a node died right after pausing the tenant for a move.
+    await pool()(
+      `insert into tenant_placements (tenant_id, state, silo_id) values ($1, 'moving', 'crashed')`,
+      [tenant.id],
+    );
+    const paused = ask(nodes[1], tenant, 'waiting for the move');
+    const other = await move(nodes[0], tenant.id, 'promote', { databaseUrl: silo.url });
+    expect(other.status).toBe(409);
+    expect(other.body.error.message).toContain('being moved to another database');
+    await pool()(`update tenant_placements set silo_id = $2 where tenant_id = $1`, [
+      tenant.id,
+      siloIdOf(silo.url),
+    ]);
+    const resumed = await move(nodes[0], tenant.id, 'promote', { databaseUrl: silo.url });
+    expect(resumed.status).toBe(200);
+    expect((await paused).status).toBe(200);
+    const back = await move(nodes[0], tenant.id, 'demote');
+    expect(back.status).toBe(200);
+    expect(
+      await pool()(`select * from tenant_placements where tenant_id = $1`, [tenant.id]),
+    ).toEqual([]);
+  });
+
   it('copies, verifies and switches under traffic on two nodes, losing nothing', async () => {
     const poolCounts = await rowCounts(pool(), tenant.id);
     const usageBefore = poolCounts.usage_records!;
@@ -250,7 +297,8 @@ describe.runIf(onServer)('promoting a tenant to its own database and back', () =
       const audit = await node.request('GET', '/v1/audit?action=tenant.promote', {
         token: tenant.apiKey,
       });
-      expect(audit.body.data).toHaveLength(1);
+      // The resumed move above, and this one.
+      expect(audit.body.data).toHaveLength(2);
       expect((await ask(node, tenant, 'after the move')).status).toBe(200);
       expect((await node.request('GET', '/v1/keys', { token: neighbour.apiKey })).status).toBe(200);
     }

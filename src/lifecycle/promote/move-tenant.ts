@@ -94,6 +94,16 @@ async function markMoving(
     .execute();
 }
 
+/** What a failed move answers: refusals as they are; anything else says the move was undone. */
+function rolledBack(err: unknown, servedFrom: string): unknown {
+  if (err instanceof BkError) return err;
+  return new BkError(
+    'BK_UNAVAILABLE',
+    `The move failed and was rolled back; the tenant is still served from ${servedFrom}: ${(err as Error).message}`,
+    { cause: err },
+  );
+}
+
 async function unmarkMoving(backend: SqlBackend, action: OperatorAction, deps: MoveDeps) {
   try {
     await withOperatorAt(backend, action, (tx) =>
@@ -294,7 +304,7 @@ export function promoteTenant(
       });
     } catch (err) {
       await unmarkMoving(pool, action, deps);
-      throw err;
+      throw rolledBack(err, 'the shared pool');
     }
     const resumed = Date.now();
     deps.routing.placed(tenantId, url);
@@ -364,7 +374,7 @@ export function demoteTenant(deps: MoveDeps, request: MoveRequest): Promise<Move
       });
     } catch (err) {
       await unmarkMoving(silo, action, deps);
-      throw err;
+      throw rolledBack(err, 'its own database');
     }
     const resumed = Date.now();
     deps.routing.placed(tenantId, null);
