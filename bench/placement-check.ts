@@ -1,9 +1,10 @@
 /**
  * What the placement check costs each tenant transaction. Every `withTenant` transaction starts
- * with one script: BEGIN, the role, the tenant setting and — since tenants can live in silos —
- * `select bulkhead_assert_tenant_here(…)`. This times that script plus COMMIT, with and without the
- * check, alternating in rounds in one process, on the embedded database and on the machine's
- * PostgreSQL (the application connects as `bulkhead_app`, as in production).
+ * with one script: BEGIN, the role, and — since tenants can live in silos — `select
+ * bulkhead_enter_tenant(…)`, which sets the tenant and checks that it is served here. Without
+ * silos the same script would set the tenant with `set_config` alone. This times the script plus
+ * COMMIT both ways, alternating in rounds in one process, on the embedded database and on the
+ * machine's PostgreSQL (the application connects as `bulkhead_app`, as in production).
  *
  *   node --import tsx bench/placement-check.ts [--transactions 4000] [--rounds 5]
  *     [--results bench/RESULTS.md] [--no-results]
@@ -48,7 +49,7 @@ async function measure(kind: 'pglite' | 'postgres') {
   const database = await createTestDatabase();
   try {
     const base = `begin; set local role ${APP_ROLE}; select set_config('app.tenant_id', '${tenantId}', true);`;
-    const checked = `${base} select bulkhead_assert_tenant_here('${tenantId}');`;
+    const checked = `begin; set local role ${APP_ROLE}; select bulkhead_enter_tenant('${tenantId}', true);`;
     const without: number[] = [];
     const withCheck: number[] = [];
     await timeScript(database, checked); // warm-up

@@ -66,11 +66,13 @@ function checkTenantId(tenantId: string): void {
   if (!tenantIdPattern.test(tenantId)) throw new Error(`not a tenant id: ${tenantId}`);
 }
 
-const here = (tenantId: string) => `select bulkhead_assert_tenant_here('${tenantId}');`;
+/** One statement: (for tenant scope) the tenant setting, then the check that it is served here. */
+const enter = (tenantId: string, scoped: boolean) =>
+  `select bulkhead_enter_tenant('${tenantId}', ${scoped});`;
 
 function tenantSetup(tenantId: string): string {
   checkTenantId(tenantId);
-  return `set local role ${APP_ROLE}; select set_config('app.tenant_id', '${tenantId}', true); ${here(tenantId)}`;
+  return `set local role ${APP_ROLE}; ${enter(tenantId, true)}`;
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -168,7 +170,7 @@ export function withOperator<T>(
   return atTenantHome(
     db,
     action.tenantId,
-    `set local role ${OPERATOR_ROLE}; ${here(action.tenantId)}`,
+    `set local role ${OPERATOR_ROLE}; ${enter(action.tenantId, false)}`,
     work,
   );
 }

@@ -5,7 +5,7 @@ import { fence } from './fence.ts';
  * Where each tenant's rows live. A row in `tenant_placements` of a database says the tenant is NOT
  * served by that database: in the pool, `silo` (it was promoted; the sealed URL says where) or
  * `moving` (a promotion or demotion is copying it: its requests wait); in a silo, `away` (it was
- * demoted back) or `moving`. Every tenant transaction starts with `bulkhead_assert_tenant_here`, so a
+ * demoted back) or `moving`. Every tenant transaction starts with `bulkhead_enter_tenant`, so a
  * node whose routing is stale finds out before it reads or writes anything, and re-routes.
  *
  * The check takes the tenant's advisory lock shared; a move takes it exclusive for the instant it
@@ -38,11 +38,18 @@ begin
   return found_state;
 end $$;
 
-create function bulkhead_assert_tenant_here(tid text) returns void
+-- The start of every transaction on one tenant's rows, sent with BEGIN and the role: for the
+-- tenant's own requests (scoped) it also sets app.tenant_id, in the same statement.
+create function bulkhead_enter_tenant(tid text, scoped boolean) returns void
 language plpgsql as $$
 declare
-  found_state text := bulkhead_tenant_placement(tid);
+  found_state text;
 begin
+  if scoped then
+    perform set_config('app.tenant_id', tid, true);
+  end if;
+  perform pg_advisory_xact_lock_shared(hashtextextended('bulkhead.tenant:' || tid, 0));
+  select p.state into found_state from tenant_placements p where p.tenant_id = tid;
   if found_state = 'moving' then
     raise exception 'tenant % is moving between databases', tid using errcode = 'BK002';
   elsif found_state is not null then
