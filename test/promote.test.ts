@@ -359,6 +359,17 @@ describe.runIf(onServer)('promoting a tenant to its own database and back', () =
     await nodes[0].request('POST', `/v1/admin/tenants/${tenant.id}/resume`, {
       token: nodes[0].adminToken,
     });
+    // Work on a promoted tenant is recorded in its silo; the operator log shows it all the same.
+    const log = await nodes[0].request(
+      'GET',
+      `/v1/admin/operator-actions?tenantId=${tenant.id}&limit=100`,
+      { token: nodes[0].adminToken },
+    );
+    const reasons = log.body.data.map((e: { reason: string }) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['suspend tenant', 'resume tenant']));
+    expect(
+      (await silo.query(`select 1 from operator_actions where reason = 'suspend tenant'`)).length,
+    ).toBe(1);
     expect((await ask(nodes[1], tenant, 'resumed')).status).toBe(200);
   });
 

@@ -103,6 +103,30 @@ describe('deleting a tenant', () => {
       reason: 'customer left',
     });
     expect(tombstone!.rows_removed).toEqual(suspendedCounts);
+
+    // Through the API: the tombstone, and the deletion in the operator log with its reason.
+    const tombstones = await server.request('GET', '/v1/admin/tombstones?limit=100', {
+      token: server.adminToken,
+    });
+    expect(tombstones.body.data.find((t: { id: string }) => t.id === a.id)).toMatchObject({
+      name: 'del-a',
+      reason: 'customer left',
+      rowsRemoved: suspendedCounts,
+    });
+    const log = await server.request(
+      'GET',
+      `/v1/admin/operator-actions?tenantId=${a.id}&limit=100`,
+      {
+        token: server.adminToken,
+      },
+    );
+    expect(log.status).toBe(200);
+    const reasons = log.body.data.map((e: { reason: string }) => e.reason);
+    expect(reasons).toContain('customer left');
+    expect(log.body.data.every((e: { tenantId: string }) => e.tenantId === a.id)).toBe(true);
+    expect(
+      (await server.request('GET', '/v1/admin/operator-actions', { token: a.apiKey })).status,
+    ).toBe(401);
   });
 
   it("destroys the tenant's data key, and its credentials stop working", async () => {

@@ -11,6 +11,7 @@ import { newId } from '../core/ids.ts';
 import type { Database } from '../db/scope.ts';
 import { registerGrantRoutes } from '../audit/grants/routes.ts';
 import { registerOperatorAuditRoutes } from '../audit/operator-read.ts';
+import { registerOperatorLogRoutes } from '../audit/operator-log.ts';
 import { registerOperatorContentRoutes } from '../audit/operator-content/index.ts';
 import { registerAuditRoutes } from '../audit/routes.ts';
 import { startAuditAnchors, type AuditAnchorPublisher } from '../audit/anchor/setup.ts';
@@ -245,6 +246,7 @@ export async function buildApp(options: BuildOptions): Promise<Bulkhead> {
   registerOperatorAuditRoutes(app, deps);
   registerOperatorContentRoutes(app, deps);
   registerTenantDeleteRoutes(app, deps);
+  registerOperatorLogRoutes(app, deps);
   registerTenantPlacementRoutes(app, deps, routing);
   registerTenantExportRoutes(app, deps);
   registerMasterKeyRoutes(app, deps);
