@@ -251,10 +251,14 @@ describe.runIf(onServer)('promoting a tenant to its own database and back', () =
   it('copies, verifies and switches under traffic on two nodes, losing nothing', async () => {
     const poolCounts = await rowCounts(pool(), tenant.id);
     const usageBefore = poolCounts.usage_records!;
-    const promotion = move(nodes[0], tenant.id, 'promote', { databaseUrl: silo.url });
-    const statuses = await traffic(nodes, tenant, promotion);
-    const response = await promotion;
-    expect(response.status).toBe(200);
+    // Both nodes are asked to move it at once: exactly one does, the other is refused.
+    const both = Promise.all(
+      nodes.map((node) => move(node, tenant.id, 'promote', { databaseUrl: silo.url })),
+    );
+    const statuses = await traffic(nodes, tenant, both);
+    const answers = await both;
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    const response = answers.find((a) => a.status === 200)!;
     expect(response.body).toMatchObject({
       object: 'tenant_move',
       direction: 'promote',

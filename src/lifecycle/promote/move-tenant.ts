@@ -15,6 +15,8 @@ import { readTableShapes, shapeDifferences, type TableShape } from './table-shap
 
 export interface MoveDeps {
   routing: TenantRouting;
+  /** Tenants this node is moving now. */
+  moving: Set<string>;
   keyring: TenantKeyring;
   urls: SiloUrlBox;
   log: FastifyBaseLogger;
@@ -45,15 +47,39 @@ export interface MoveReport {
 /** The pool keeps its registry row of every tenant; placements are each database's own state. */
 const KEPT_IN_POOL = new Set(['tenants', 'tenant_placements']);
 
-const moving = new Set<string>();
-
-async function exclusively<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+/**
+ * One move of a tenant at a time: in this process, and across nodes by a session advisory lock
+ * held in the database the tenant is moving out of for the whole move. (An embedded database
+ * belongs to one process, so the first guard covers it.)
+ */
+async function exclusively<T>(
+  moving: Set<string>,
+  tenantId: string,
+  source: SqlBackend,
+  work: () => Promise<T>,
+): Promise<T> {
   if (moving.has(tenantId))
     throw new BkError('BK_CONFLICT', 'This tenant is already being moved by this node.');
   moving.add(tenantId);
+  const session = source.kind === 'postgres' ? await source.acquire() : null;
+  const key = [`bulkhead.move:${tenantId}`];
   try {
+    if (session !== null) {
+      const locked = await session.query<{ ok: boolean }>(
+        'select pg_try_advisory_lock(hashtextextended($1, 0)) as ok',
+        key,
+      );
+      if (locked.rows[0]?.ok !== true)
+        throw new BkError('BK_CONFLICT', 'This tenant is being moved by another node.');
+      try {
+        return await work();
+      } finally {
+        await session.query('select pg_advisory_unlock(hashtextextended($1, 0))', key);
+      }
+    }
     return await work();
   } finally {
+    session?.release();
     moving.delete(tenantId);
   }
 }
@@ -238,7 +264,7 @@ export function promoteTenant(
   const { tenantId, databaseUrl: url } = request;
   const action = { operator: request.operator, reason: request.reason, tenantId };
   const pool = deps.routing.pool;
-  return exclusively(tenantId, async () => {
+  return exclusively(deps.moving, tenantId, pool, async () => {
     const started = Date.now();
     const silo = deps.routing.silo(url);
     const target = { siloId: siloId(url), sealedUrl: deps.urls.seal(tenantId, url) };
@@ -297,6 +323,7 @@ export function promoteTenant(
           .set({ state: 'silo', updated_at: new Date() })
           .where('tenant_id', '=', tenantId)
           .where('state', '=', 'moving')
+          .where('silo_id', '=', target.siloId)
           .executeTakeFirst();
         if (Number(handedOver.numUpdatedRows) !== 1)
           throw new Error('the move was taken over by someone else');
@@ -316,29 +343,34 @@ export function promoteTenant(
  * Silo → pool, the same way round: paused in the silo, copied into one transaction of the pool,
  * verified, handed over; then the silo drops its copy and keeps a mark that the tenant is away.
  */
-export function demoteTenant(deps: MoveDeps, request: MoveRequest): Promise<MoveReport> {
+export async function demoteTenant(deps: MoveDeps, request: MoveRequest): Promise<MoveReport> {
   const { tenantId } = request;
   const action = { operator: request.operator, reason: request.reason, tenantId };
   const pool = deps.routing.pool;
-  return exclusively(tenantId, async () => {
-    const started = Date.now();
-    const placed = await withOperatorAt(pool, action, async (tx) => {
+  const placement = () =>
+    withOperatorAt(pool, action, async (tx) => {
       await assertTenantExists(tx, tenantId);
-      return tx
+      const placed = await tx
         .selectFrom('tenant_placements')
         .select(['state', 'sealed_url'])
         .where('tenant_id', '=', tenantId)
         .executeTakeFirst();
+      if (placed === undefined)
+        throw new BkError('BK_CONFLICT', 'This tenant is in the shared pool already.');
+      if (placed.state !== 'silo' || placed.sealed_url === null)
+        throw new BkError(
+          'BK_CONFLICT',
+          'A promotion of this tenant is unfinished: promote it again to finish it first.',
+        );
+      return deps.urls.open(tenantId, placed.sealed_url);
     });
-    if (placed === undefined)
-      throw new BkError('BK_CONFLICT', 'This tenant is in the shared pool already.');
-    if (placed.state !== 'silo' || placed.sealed_url === null)
-      throw new BkError(
-        'BK_CONFLICT',
-        'A promotion of this tenant is unfinished: promote it again to finish it first.',
-      );
-    const url = deps.urls.open(tenantId, placed.sealed_url);
-    const silo = deps.routing.silo(url);
+  const started = Date.now();
+  const url = await placement();
+  const silo = deps.routing.silo(url);
+  return exclusively(deps.moving, tenantId, silo, async () => {
+    // Another node may have moved it between the first look and the lock.
+    if ((await placement()) !== url)
+      throw new BkError('BK_CONFLICT', 'This tenant was moved meanwhile; look again.');
     const { sourceShapes, targetShapes } = await prepareTarget(silo, pool, action, false);
 
     await withOperatorAt(silo, action, (tx) =>

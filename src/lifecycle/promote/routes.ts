@@ -25,8 +25,10 @@ export function registerTenantPlacementRoutes(
   deps: AppDeps,
   routing: TenantRouting,
 ): void {
+  const moving = new Set<string>();
   const moveDeps = (): MoveDeps => ({
     routing,
+    moving,
     keyring: deps.keyring,
     urls: deps.siloUrls,
     log: app.log,
