@@ -2,13 +2,14 @@ import { notFound } from '../../core/errors.ts';
 import {
   APPROVAL_REQUEST_PURPOSE,
   APPROVAL_RESULT_PURPOSE,
+  listApprovals,
 } from '../../governance/approvals/repository.ts';
 import { approvalView } from '../../governance/approvals/view.ts';
 import type { App, AppDeps } from '../../http/app-types.ts';
 import { listOf } from '../../http/pagination.ts';
 import { UNREADABLE } from '../routes.ts';
 import { readTenantContent } from './access.ts';
-import { operatorFindApproval, operatorListApprovals } from './repository.ts';
+import { operatorFindApproval } from './repository.ts';
 import { approvalListQuery, approvalParams, tenantParams } from './schema.ts';
 
 const tags = ['admin'];
@@ -43,7 +44,7 @@ export function registerOperatorApprovalRoutes(app: App, deps: AppDeps): void {
         request,
         { tenantId, scope, what: 'read approvals' },
         async (read) => {
-          const rows = await operatorListApprovals(read.tx, tenantId, {
+          const rows = await listApprovals(read.tx, tenantId, {
             limit,
             after,
             now,

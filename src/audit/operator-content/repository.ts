@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { ApprovalStatus, ChunksTable } from '../../db/schema.ts';
+import type { ChunksTable } from '../../db/schema.ts';
 import type { OperatorTx } from '../../db/scope.ts';
 
 /**
@@ -138,34 +138,6 @@ export function operatorListMessages(
     .orderBy('message_id')
     .limit(page.limit + 1);
   if (page.after !== undefined) query = query.where('message_id', '>', page.after);
-  return query.execute();
-}
-
-/** Newest first, with the same status filter as the tenant's list (a lapsed pending is expired). */
-export function operatorListApprovals(
-  tx: OperatorTx,
-  tenantId: string,
-  options: { limit: number; after?: string | undefined; status?: ApprovalStatus; now: Date },
-) {
-  let query = tx
-    .selectFrom('approvals')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .orderBy('approval_id', 'desc')
-    .limit(options.limit + 1);
-  if (options.after !== undefined) query = query.where('approval_id', '<', options.after);
-  if (options.status === 'pending') {
-    query = query.where('status', '=', 'pending').where('expires_at', '>', options.now);
-  } else if (options.status === 'expired') {
-    query = query.where((eb) =>
-      eb.or([
-        eb('status', '=', 'expired'),
-        eb.and([eb('status', '=', 'pending'), eb('expires_at', '<=', options.now)]),
-      ]),
-    );
-  } else if (options.status !== undefined) {
-    query = query.where('status', '=', options.status);
-  }
   return query.execute();
 }
 

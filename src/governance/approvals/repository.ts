@@ -1,6 +1,6 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { ApprovalStatus, ApprovalsTable } from '../../db/schema.ts';
-import type { TenantTx } from '../../db/scope.ts';
+import type { OperatorTx, TenantTx } from '../../db/scope.ts';
 
 export type ApprovalRow = Selectable<ApprovalsTable>;
 
@@ -22,13 +22,16 @@ export function findApproval(tx: TenantTx, approvalId: string): Promise<Approval
     .executeTakeFirst();
 }
 
+/** Newest first. The tenant filter is explicit, so operators (who see every tenant) can use it too. */
 export function listApprovals(
-  tx: TenantTx,
-  options: { limit: number; after?: string; status?: ApprovalStatus; now: Date },
+  tx: TenantTx | OperatorTx,
+  tenantId: string,
+  options: { limit: number; after?: string | undefined; status?: ApprovalStatus; now: Date },
 ): Promise<ApprovalRow[]> {
   let query = tx
     .selectFrom('approvals')
     .selectAll()
+    .where('tenant_id', '=', tenantId)
     .orderBy('approval_id', 'desc')
     .limit(options.limit + 1);
   if (options.after !== undefined) query = query.where('approval_id', '<', options.after);

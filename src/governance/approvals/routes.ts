@@ -90,7 +90,7 @@ export function registerApprovalRoutes(app: App, deps: AppDeps): void {
       const { limit, after, status } = request.query;
       const now = deps.now();
       const rows = await withTenant(deps.db, ctx, (tx) =>
-        listApprovals(tx, {
+        listApprovals(tx, ctx.tenantId, {
           limit,
           now,
           ...(after !== undefined && { after }),
